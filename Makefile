@@ -1,0 +1,25 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv when missing.
+PY      := .venv/bin/python
+PROFILE ?= default
+CORES   ?= 2
+STAMP   := .venv/.installed
+
+.PHONY: run test venv dvc-yaml clean-work
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	.venv/bin/snakemake --profile workflow/profiles/local --cores $(CORES) --config profile=$(PROFILE)
+	@$(PY) -m attnreid.cli where --profile $(PROFILE)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+dvc-yaml: $(STAMP)
+	$(PY) -m attnreid.cli dvc-yaml --profile $(PROFILE) --out dvc.yaml

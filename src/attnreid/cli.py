@@ -1,0 +1,178 @@
+"""`attnreid <verb>`: every stage of the DAG is one verb with explicit input and output paths.
+
+Snakemake rules and dvc.yaml stages only call these verbs. Bad input exits with status 2 and one
+line naming the file or params key.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from attnreid import config
+from attnreid.errors import InputError
+from attnreid.grid import Cell, Grid
+
+log = logging.getLogger("attnreid")
+
+
+def _grid(args) -> Grid:
+    return Grid(config.load(args.params, args.profile))
+
+
+def cmd_synthesize(args):
+    from attnreid.data.synthreid import SynthConfig, generate
+
+    g = _grid(args)
+    try:
+        cfg = SynthConfig.from_dict(g.dataset_cfg(args.dataset).get("synth", {}), where=f"datasets.{args.dataset}.synth")
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    info = generate(args.out, cfg)
+    log.info("synthesized %s into %s: %s", args.dataset, args.out, json.dumps(info.get("counts", info)))
+
+
+def cmd_prepare(args):
+    from attnreid.data.datasets import prepare
+
+    g = _grid(args)
+    meta = prepare(args.dataset, g.dataset_cfg(args.dataset), args.root, args.out)
+    log.info("prepared %s from %s -> %s: %s", args.dataset, args.root, args.out, json.dumps(meta["counts"]))
+
+
+def cmd_pseudo_labels(args):
+    from attnreid.atomic import write_text
+    from attnreid.data import index as index_io
+
+    g = _grid(args)
+    df, _ = index_io.read(args.index)
+    backend = g.params["pseudo_labels"]["backend"]
+    write_text(args.out, json.dumps({"dataset": args.dataset, "backend": backend, "images": len(df)}, indent=1))
+    log.info("pseudo-labels for %s: backend %s (no labels produced)", args.dataset, backend)
+
+
+def cmd_train(args):
+    from attnreid.engine.train import train
+
+    g = _grid(args)
+    cell = Cell.parse(args.cell)
+    meta = train(g.cell_config(cell), g.config_digest(cell), args.index, args.out,
+                 g.live_dir(cell) if args.live is None else args.live, args.threads)
+    log.info("trained %s -> %s (%.1f img/s, pretrained %s)", cell.id, args.out, meta["imgs_per_s"], meta["pretrained"])
+
+
+def cmd_extract(args):
+    from attnreid.engine.extract import extract
+
+    g = _grid(args)
+    cell = Cell.parse(args.cell)
+    extract(args.checkpoint, g.config_digest(cell), args.index, args.out, g.params["eval"], args.threads)
+    log.info("features of %s -> %s", cell.id, args.out)
+
+
+def cmd_evaluate(args):
+    from attnreid.engine.evaluate import run
+
+    g = _grid(args)
+    m = run(args.features, args.out, g.params["eval"], args.cell)
+    log.info("%s: R1 %.1f mAP %.1f | re-ranked R1 %.1f mAP %.1f", args.cell, 100 * m["R1"], 100 * m["mAP"],
+             100 * m["rerank"]["R1"], 100 * m["rerank"]["mAP"])
+
+
+def cmd_table(args):
+    from attnreid import papers
+    from attnreid.report.tables import render
+
+    render(papers.table(args.table), _grid(args), args.out)
+    log.info("table %s -> %s", args.table, args.out)
+
+
+def cmd_figure(args):
+    from attnreid import papers, viz
+
+    viz.draw(papers.figure(args.figure), _grid(args), args.out)
+    log.info("figure %s -> %s", args.figure, args.out)
+
+
+def cmd_report(args):
+    from attnreid.report.report import render
+
+    render(_grid(args), args.out)
+    log.info("report -> %s", args.out)
+
+
+def cmd_dvc_yaml(args):
+    from attnreid import dvcgen
+    from attnreid.atomic import write_text
+
+    raw = config.load_raw(args.params)
+    text = dvcgen.render(Grid(config.resolve(raw, args.profile)), raw)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        write_text(args.out, text)
+
+
+def cmd_cells(args):
+    g = _grid(args)
+    cells = g.table_cells(args.table) if args.table else g.cells()
+    for c in cells:
+        print(c.id)
+
+
+def cmd_where(args):
+    g = _grid(args)
+    print(f"profile {g.profile}: tables and figures are in results/ —")
+    for path in g.targets():
+        print(f"  {path}{'' if Path(path).exists() else '  (missing)'}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="attnreid", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    def verb(name, fn, *opts):
+        s = sub.add_parser(name)
+        s.add_argument("--params", default="params.yaml")
+        s.add_argument("--profile", default=None, help="smoke | default | paper (default: params.yaml `profile`)")
+        for o in opts:
+            s.add_argument(f"--{o}", required=True)
+        s.set_defaults(fn=fn)
+        return s
+
+    verb("synthesize", cmd_synthesize, "dataset", "out")
+    verb("prepare", cmd_prepare, "dataset", "root", "out")
+    verb("pseudo-labels", cmd_pseudo_labels, "dataset", "index", "out")
+    s = verb("train", cmd_train, "cell", "index", "pseudo", "out")
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--live", default=None, help="dvclive folder (default: the cell's)")
+    s = verb("extract", cmd_extract, "cell", "index", "checkpoint", "out")
+    s.add_argument("--threads", type=int, default=2)
+    verb("evaluate", cmd_evaluate, "cell", "features", "out")
+    verb("table", cmd_table, "table", "out")
+    verb("figure", cmd_figure, "figure", "out")
+    verb("report", cmd_report, "out")
+    verb("dvc-yaml", cmd_dvc_yaml, "out")
+    s = verb("cells", cmd_cells)
+    s.add_argument("--table", default=None)
+    verb("where", cmd_where)
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        args.fn(args)
+    except InputError as err:
+        print(f"attnreid: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""params.yaml: load, validate against the schema, merge the selected profile.
+
+The raw file is validated before merging, so a typo anywhere (a profile included) stops the run
+with one line naming the key. The profile is a partial params document deep-merged over the base.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from attnreid.errors import InputError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "params.schema.yaml"
+PROFILES = ("smoke", "default", "paper")
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Return base with `over` merged in: dicts recursively, everything else replaced."""
+    out = copy.deepcopy(base)
+    for key, val in over.items():
+        if isinstance(val, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], val)
+        else:
+            out[key] = copy.deepcopy(val)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _key_path(err: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in err.absolute_path]
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return ".".join(parts + extra[:1]) + ": unknown key"
+    if err.validator == "required":
+        return ".".join(parts) + f": {err.message}"
+    return ".".join(parts) + f": {err.message}"
+
+
+def validate(raw: dict, source: str = "params.yaml") -> None:
+    """Validate a raw params document; raise InputError naming the first bad key."""
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors) if len(errors) > 1 else errors[0]
+        raise InputError(f"{source}: {_key_path(best)}")
+
+
+def load_raw(path: str | Path = "params.yaml") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    validate(raw, str(path))
+    return raw
+
+
+def resolve(raw: dict, profile: str | None = None) -> dict:
+    """Merge `profiles.<profile>` (default: the file's `profile`) over the base document."""
+    profile = profile or raw["profile"]
+    if profile not in raw.get("profiles", {}):
+        raise InputError(f"params.yaml: profile: unknown profile '{profile}' (have {sorted(raw['profiles'])})")
+    merged = deep_merge({k: v for k, v in raw.items() if k != "profiles"}, raw["profiles"][profile])
+    merged["profile"] = profile
+    validate(merged, f"params.yaml (profile {profile})")
+    return merged
+
+
+def load(path: str | Path = "params.yaml", profile: str | None = None) -> dict:
+    """The resolved params for one profile."""
+    return resolve(load_raw(path), profile)
+
+
+def digest(obj: Any) -> str:
+    """A short stable hash of a JSON-able object (config hashes, cache keys)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]

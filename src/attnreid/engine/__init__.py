@@ -1,0 +1,1 @@
+"""Training, checkpointing and feature extraction, generic over models (see attnreid.models)."""

@@ -1,0 +1,248 @@
+"""params -> cells -> paths and commands: the one function that builds the experiment grid.
+
+A cell is (dataset, method, seed); its id `<dataset>/<method>/s<seed>` names every path it
+produces. The cells of a profile are those its tables and figures need, each trained once.
+Snakemake rules, dvc.yaml and the tests all ask this module for paths and commands.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from attnreid import papers
+from attnreid.config import deep_merge, digest
+from attnreid.errors import InputError
+
+RESULTS = Path("results")
+CLI = "attnreid"
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    dataset: str
+    method: str
+    seed: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.dataset}/{self.method}/s{self.seed}"
+
+    @classmethod
+    def parse(cls, cell_id: str) -> "Cell":
+        try:
+            dataset, method, seed = cell_id.split("/")
+            assert seed.startswith("s")
+            return cls(dataset, method, int(seed[1:]))
+        except (ValueError, AssertionError):
+            raise InputError(f"cell id '{cell_id}': expected <dataset>/<method>/s<seed>") from None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One job of the DAG, as both Snakemake and DVC see it."""
+
+    name: str
+    cmd: str
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+    params: tuple[str, ...]  # dotted params.yaml keys the job reads (DVC `params:`)
+    kind: str  # synthesize | prepare | pseudo_labels | train | extract | evaluate | table | figure | report
+
+
+class Grid:
+    """The resolved params of one profile, seen as cells, paths and stages."""
+
+    def __init__(self, params: dict):
+        self.params = params
+        self.profile = params["profile"]
+        self.work = Path("work") / self.profile
+
+    # -- datasets ---------------------------------------------------------------------------
+    def stand_in(self, paper_dataset: str) -> str:
+        name = self.params["stand_ins"].get(paper_dataset)
+        if name is None:
+            raise InputError(f"params.yaml: stand_ins.{paper_dataset}: no dataset stands for it in profile {self.profile}")
+        self.dataset_cfg(name)
+        return name
+
+    def dataset_cfg(self, name: str) -> dict:
+        cfg = self.params["datasets"].get(name)
+        if cfg is None:
+            raise InputError(f"params.yaml: datasets.{name}: unknown dataset")
+        if "kind" not in cfg:
+            raise InputError(f"params.yaml: datasets.{name}.kind: missing")
+        return cfg
+
+    def is_synthetic(self, name: str) -> bool:
+        return self.dataset_cfg(name)["kind"] == "synthreid"
+
+    def raw_root(self, name: str) -> str:
+        cfg = self.dataset_cfg(name)
+        if cfg["kind"] == "synthreid":
+            return str(self.work / "raw" / name)
+        if "root" not in cfg:
+            raise InputError(f"params.yaml: datasets.{name}.root: missing")
+        return cfg["root"]
+
+    # -- cells ------------------------------------------------------------------------------
+    def method_cfg(self, method: str) -> dict:
+        cfg = self.params["methods"].get(method)
+        if cfg is None:
+            raise InputError(f"params.yaml: methods.{method}: unknown method")
+        return cfg
+
+    def cell_config(self, cell: Cell) -> dict:
+        """Everything a cell's training reads; its digest guards checkpoints and ids."""
+        m = self.method_cfg(cell.method)
+        train = deep_merge(deep_merge(self.params["train"], m.get("train", {})), self.params.get("cell_override", {}))
+        return {
+            "cell": cell.id,
+            "dataset": cell.dataset,
+            "dataset_cfg": self.dataset_cfg(cell.dataset),
+            "method": cell.method,
+            "model": m["model"],
+            "args": m.get("args", {}),
+            "seed": cell.seed,
+            "train": train,
+        }
+
+    def cells_for(self, methods, paper_datasets) -> list[Cell]:
+        return [Cell(self.stand_in(d), m, s) for m in methods for d in paper_datasets for s in self.params["seeds"]]
+
+    def table_cells(self, table_id: str) -> list[Cell]:
+        t = papers.table(table_id)
+        return sorted(set(self.cells_for(t.methods(), t.datasets)))
+
+    def figure_cells(self, figure_id: str) -> list[Cell]:
+        f = papers.figure(figure_id)
+        return sorted(set(self.cells_for(f.methods, f.datasets)))
+
+    def cells(self) -> list[Cell]:
+        out = set()
+        for t in self.params["tables"]:
+            out.update(self.table_cells(t))
+        for f in self.params["figures"]:
+            out.update(self.figure_cells(f))
+        for c in out:
+            self.method_cfg(c.method)
+        return sorted(out)
+
+    def datasets(self) -> list[str]:
+        return sorted({c.dataset for c in self.cells()})
+
+    # -- paths ------------------------------------------------------------------------------
+    def index(self, dataset: str) -> str:
+        return str(self.work / "prepared" / dataset / "index.csv")
+
+    def pseudo(self, dataset: str) -> str:
+        return str(self.work / "pseudo" / dataset / "pseudo.json")
+
+    def run_dir(self, cell: Cell) -> Path:
+        return self.work / "runs" / cell.id
+
+    def checkpoint(self, cell: Cell) -> str:
+        return str(self.run_dir(cell) / "model.pt")
+
+    def live_dir(self, cell: Cell) -> str:
+        return str(self.run_dir(cell) / "live")
+
+    def features(self, cell: Cell) -> str:
+        return str(self.run_dir(cell) / "features.npz")
+
+    def metrics(self, cell: Cell) -> str:
+        return str(self.work / "metrics" / f"{cell.id}.json")
+
+    @staticmethod
+    def table_outs(table_id: str) -> list[str]:
+        return [str(RESULTS / "tables" / f"{table_id}.{ext}") for ext in ("md", "csv", "tex")]
+
+    @staticmethod
+    def figure_out(figure_id: str) -> str:
+        return str(RESULTS / "figures" / f"{figure_id}.png")
+
+    @staticmethod
+    def report() -> str:
+        return str(RESULTS / "REPORT.md")
+
+    def targets(self) -> list[str]:
+        outs = [o for t in self.params["tables"] for o in self.table_outs(t)]
+        outs += [self.figure_out(f) for f in self.params["figures"]]
+        return outs + [self.report()]
+
+    # -- stages (the commands both Snakemake and DVC run) -----------------------------------
+    def _cli(self, verb: str, *args: str) -> str:
+        return " ".join([CLI, verb, "--profile", self.profile, *args])
+
+    def synthesize(self, dataset: str) -> Stage:
+        out = self.raw_root(dataset)
+        return Stage(f"synthesize@{dataset}", self._cli("synthesize", "--dataset", dataset, "--out", out),
+                     (), (out,), (f"datasets.{dataset}", f"profiles.{self.profile}.datasets"), "synthesize")
+
+    def prepare(self, dataset: str) -> Stage:
+        root = self.raw_root(dataset)
+        out = self.index(dataset)
+        return Stage(f"prepare@{dataset}", self._cli("prepare", "--dataset", dataset, "--root", root, "--out", out),
+                     (root,), (out,), (f"datasets.{dataset}",), "prepare")
+
+    def pseudo_labels(self, dataset: str) -> Stage:
+        idx, out = self.index(dataset), self.pseudo(dataset)
+        return Stage(f"pseudo_labels@{dataset}",
+                     self._cli("pseudo-labels", "--dataset", dataset, "--index", idx, "--out", out),
+                     (idx,), (out,), ("pseudo_labels",), "pseudo_labels")
+
+    def train(self, cell: Cell) -> Stage:
+        idx, pseudo, out = self.index(cell.dataset), self.pseudo(cell.dataset), self.checkpoint(cell)
+        threads = self.params["resources"]["train"]["threads"]
+        return Stage(f"train@{cell.id}",
+                     self._cli("train", "--cell", cell.id, "--index", idx, "--pseudo", pseudo, "--out", out,
+                               "--threads", str(threads)),
+                     (idx, pseudo), (out, self.live_dir(cell)),
+                     ("train", "cell_override", f"methods.{cell.method}", f"profiles.{self.profile}.cell_override"),
+                     "train")
+
+    def extract(self, cell: Cell) -> Stage:
+        idx, ckpt, out = self.index(cell.dataset), self.checkpoint(cell), self.features(cell)
+        threads = self.params["resources"]["extract"]["threads"]
+        return Stage(f"extract@{cell.id}",
+                     self._cli("extract", "--cell", cell.id, "--index", idx, "--checkpoint", ckpt, "--out", out,
+                               "--threads", str(threads)),
+                     (idx, ckpt), (out,), ("eval.flip", "eval.batch_size"), "extract")
+
+    def evaluate(self, cell: Cell) -> Stage:
+        feats, out = self.features(cell), self.metrics(cell)
+        return Stage(f"evaluate@{cell.id}", self._cli("evaluate", "--cell", cell.id, "--features", feats, "--out", out),
+                     (feats,), (out,), ("eval.metric", "eval.max_rank", "eval.rerank"), "evaluate")
+
+    def table(self, table_id: str) -> Stage:
+        deps = tuple(self.metrics(c) for c in self.table_cells(table_id))
+        outs = tuple(self.table_outs(table_id))
+        return Stage(f"table@{table_id}", self._cli("table", "--table", table_id, "--out", outs[0]),
+                     deps, outs, ("seeds", "stand_ins"), "table")
+
+    def figure(self, figure_id: str) -> Stage:
+        cells = self.figure_cells(figure_id)
+        deps = tuple(self.metrics(c) for c in cells) + tuple(self.features(c) for c in cells)
+        deps += tuple(sorted({self.index(c.dataset) for c in cells}))
+        out = self.figure_out(figure_id)
+        return Stage(f"figure@{figure_id}", self._cli("figure", "--figure", figure_id, "--out", out),
+                     deps, (out,), ("seeds", "stand_ins"), "figure")
+
+    def report_stage(self) -> Stage:
+        deps = tuple(o for o in self.targets() if o != self.report())
+        return Stage("report", self._cli("report", "--out", self.report()), deps, (self.report(),),
+                     ("tables", "figures"), "report")
+
+    def stages(self) -> list[Stage]:
+        """Every job of this profile's DAG, in dependency order."""
+        ds = self.datasets()
+        cells = self.cells()
+        out = [self.synthesize(d) for d in ds if self.is_synthetic(d)]
+        out += [self.prepare(d) for d in ds] + [self.pseudo_labels(d) for d in ds]
+        for step in (self.train, self.extract, self.evaluate):
+            out += [step(c) for c in cells]
+        out += [self.table(t) for t in self.params["tables"]]
+        out += [self.figure(f) for f in self.params["figures"]]
+        return out + [self.report_stage()]
+
+    def config_digest(self, cell: Cell) -> str:
+        return digest(self.cell_config(cell))

@@ -1,0 +1,34 @@
+"""Models chosen by name from params.yaml `methods.<m>.model`; a paper adds one module here.
+
+A model is an nn.Module that in training mode returns a dict of outputs and implements
+`losses(outputs, batch) -> dict[str, Tensor]` (weighted terms, summed by the loop), and in eval
+mode returns the inference embedding [N, D]. Pretrained layers live under `model.backbone` (they
+get train.pretrained_lr_mult x the learning rate). The training loop knows nothing else about it.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from attnreid.errors import InputError
+
+REGISTRY: dict[str, Callable] = {}
+
+
+def register(name: str):
+    def deco(builder):
+        REGISTRY[name] = builder
+        return builder
+    return deco
+
+
+def build(cell_cfg: dict, num_classes: int):
+    """Build the model of a cell config (see Grid.cell_config)."""
+    _load_all()
+    name = cell_cfg["model"]
+    if name not in REGISTRY:
+        raise InputError(f"params.yaml: methods.{cell_cfg['method']}.model: unknown model '{name}' (have {sorted(REGISTRY)})")
+    return REGISTRY[name](cell_cfg, num_classes)
+
+
+def _load_all() -> None:
+    from attnreid.models import baseline  # noqa: F401  (registers)

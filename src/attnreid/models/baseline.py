@@ -1,0 +1,48 @@
+"""The baseline of every paper: ResNet stages 1-4, GAP, an optional BN neck, a linear classifier.
+
+Loss: cross-entropy with label smoothing (train.label_smoothing). Inference embedding: the BN
+neck output when `neck: bnneck` (as in BoT), else the pooled feature.
+"""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from attnreid.models import register
+from attnreid.models.args import model_args
+from attnreid.models.backbone import ResNetStages
+
+DEFAULTS = {"neck": "bnneck"}
+
+
+class Baseline(nn.Module):
+    def __init__(self, backbone: ResNetStages, num_classes: int, neck: str, label_smoothing: float):
+        super().__init__()
+        if neck not in ("bnneck", "none"):
+            raise ValueError(f"neck must be bnneck or none, got {neck}")
+        self.backbone = backbone
+        dim = backbone.channels[-1]
+        self.neck = nn.BatchNorm1d(dim) if neck == "bnneck" else nn.Identity()
+        if neck == "bnneck":
+            self.neck.bias.requires_grad_(False)
+        self.classifier = nn.Linear(dim, num_classes, bias=False)
+        nn.init.normal_(self.classifier.weight, std=0.001)
+        self.label_smoothing = label_smoothing
+
+    def forward(self, x):
+        feat = F.adaptive_avg_pool2d(self.backbone(x), 1).flatten(1)
+        emb = self.neck(feat)
+        if not self.training:
+            return emb
+        return {"feat": feat, "logits": self.classifier(emb)}
+
+    def losses(self, out: dict, batch: dict) -> dict:
+        return {"ce": F.cross_entropy(out["logits"], batch["pid"], label_smoothing=self.label_smoothing)}
+
+
+@register("baseline")
+def build(cell_cfg: dict, num_classes: int) -> Baseline:
+    args = model_args(cell_cfg, DEFAULTS)
+    t = cell_cfg["train"]
+    backbone = ResNetStages(t["backbone"], t["last_stride"], t["pretrained"])
+    return Baseline(backbone, num_classes, args["neck"], t["label_smoothing"])

@@ -1,0 +1,25 @@
+"""Registry of every declared table and figure; a paper module exports TABLES and FIGURES."""
+from __future__ import annotations
+
+from attnreid.errors import InputError
+from attnreid.papers import baseline
+from attnreid.papers.spec import Figure, Row, Table
+
+_MODULES = (baseline,)
+TABLES: dict[str, Table] = {t.id: t for m in _MODULES for t in m.TABLES}
+FIGURES: dict[str, Figure] = {f.id: f for m in _MODULES for f in m.FIGURES}
+
+
+def table(table_id: str) -> Table:
+    if table_id not in TABLES:
+        raise InputError(f"params.yaml: tables: unknown table '{table_id}' (have {sorted(TABLES)})")
+    return TABLES[table_id]
+
+
+def figure(figure_id: str) -> Figure:
+    if figure_id not in FIGURES:
+        raise InputError(f"params.yaml: figures: unknown figure '{figure_id}' (have {sorted(FIGURES)})")
+    return FIGURES[figure_id]
+
+
+__all__ = ["Figure", "Row", "Table", "TABLES", "FIGURES", "table", "figure"]

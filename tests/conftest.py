@@ -1,0 +1,61 @@
+"""Shared fixtures: the repository root and a tiny Market-layout dataset made on the fly."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    import torch
+
+    torch.set_num_threads(2)
+
+
+def write_market(root: Path, n_ids: int = 4, cams: int = 2, per_cam: int = 2, size=(32, 16)) -> Path:
+    """A Market-1501-layout folder: ids 1..n train, n+1..2n test (query + gallery), a junk, a distractor."""
+    rng = np.random.default_rng(0)
+    for folder in ("bounding_box_train", "bounding_box_test", "query"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+
+    def img(path: Path):
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(path)
+
+    frame = 0
+    for pid in range(1, 2 * n_ids + 1):
+        for cam in range(1, cams + 1):
+            for _ in range(per_cam):
+                frame += 1
+                folder = "bounding_box_train" if pid <= n_ids else "bounding_box_test"
+                img(root / folder / f"{pid:04d}_c{cam}s1_{frame:06d}_01.jpg")
+            if pid > n_ids:
+                frame += 1
+                img(root / "query" / f"{pid:04d}_c{cam}s1_{frame:06d}_00.jpg")
+    img(root / "bounding_box_test" / "-1_c1s1_000999_01.jpg")
+    img(root / "bounding_box_test" / "0000_c2s1_000998_01.jpg")
+    return root
+
+
+@pytest.fixture
+def market_root(tmp_path) -> Path:
+    return write_market(tmp_path / "market")
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    return ROOT
+
+
+def env_with_venv() -> dict:
+    env = dict(os.environ)
+    import sys
+
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    return env

@@ -1,0 +1,36 @@
+# Feature extraction and evaluation (CMC, mAP, mINP; with and without k-reciprocal re-ranking).
+
+
+rule extract:
+    input:
+        index=f"{WORK}/prepared/{{dataset}}/index.csv",
+        model=f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/model.pt",
+    output:
+        f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/features.npz",
+    params:
+        cmd=lambda w: G.extract(cell_of(w)).cmd,
+        config=PARAMS["eval"]["flip"],
+    threads: RES["extract"]["threads"]
+    resources:
+        mem_mb=RES["extract"]["mem_mb"],
+        runtime=RES["extract"]["runtime"],
+    log:
+        f"{WORK}/logs/extract/{{dataset}}/{{method}}/s{{seed}}.log",
+    shell:
+        "{params.cmd} 2> {log}"
+
+
+rule evaluate:
+    input:
+        f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/features.npz",
+    output:
+        f"{WORK}/metrics/{{dataset}}/{{method}}/s{{seed}}.json",
+    params:
+        cmd=lambda w: G.evaluate(cell_of(w)).cmd,
+        config=PARAMS["eval"],
+    resources:
+        **RES["light"],
+    log:
+        f"{WORK}/logs/evaluate/{{dataset}}/{{method}}/s{{seed}}.log",
+    shell:
+        "{params.cmd} 2> {log}"
