@@ -1,4 +1,5 @@
-"""Models chosen by name from params.yaml `methods.<m>.model`; a paper adds one module here.
+"""Models chosen by name from params.yaml `methods.<m>.model`; a paper adds one module here
+(every module of this package is imported, and registers its builders with @register).
 
 A model is an nn.Module that in training mode returns a dict of outputs and implements
 `losses(outputs, batch) -> dict[str, Tensor]` (weighted terms, summed by the loop), and in eval
@@ -31,4 +32,9 @@ def build(cell_cfg: dict, num_classes: int):
 
 
 def _load_all() -> None:
-    from attnreid.models import baseline  # noqa: F401  (registers)
+    """Import every module of this package once, so each registers its builders."""
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{mod.name}")

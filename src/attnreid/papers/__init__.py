@@ -1,11 +1,15 @@
-"""Registry of every declared table and figure; a paper module exports TABLES and FIGURES."""
+"""Registry of every declared table and figure: each module of this package that exports TABLES
+and FIGURES is a paper (adding a paper adds a module here, nothing else)."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from attnreid.errors import InputError
-from attnreid.papers import baseline
 from attnreid.papers.spec import Figure, Row, Table
 
-_MODULES = (baseline,)
+_MODULES = [m for m in (importlib.import_module(f"{__name__}.{i.name}") for i in pkgutil.iter_modules(__path__))
+            if hasattr(m, "TABLES")]
 TABLES: dict[str, Table] = {t.id: t for m in _MODULES for t in m.TABLES}
 FIGURES: dict[str, Figure] = {f.id: f for m in _MODULES for f in m.FIGURES}
 

@@ -1,10 +1,8 @@
-"""Figures: one function per figure kind, `draw(figure, grid, out_png)`; chosen by Figure.kind."""
+"""Figures: the module `attnreid.viz.<Figure.kind>` draws a figure with `draw(figure, grid, out_png)`."""
 from __future__ import annotations
 
 import importlib
 
-KINDS = {"cmc": "attnreid.viz.cmc", "ranklist": "attnreid.viz.ranklist"}
-
 
 def draw(figure, grid, out_png: str) -> None:
-    importlib.import_module(KINDS[figure.kind]).draw(figure, grid, out_png)
+    importlib.import_module(f"{__name__}.{figure.kind}").draw(figure, grid, out_png)
