@@ -43,13 +43,16 @@ def cmd_prepare(args):
 
 
 def cmd_pseudo_labels(args):
-    from attnreid.atomic import write_text
+    from attnreid.atomic import atomic_path
     from attnreid.data import index as index_io
 
     g = _grid(args)
     df, _ = index_io.read(args.index)
     backend = g.params["pseudo_labels"]["backend"]
-    write_text(args.out, json.dumps({"dataset": args.dataset, "backend": backend, "images": len(df)}, indent=1))
+    with atomic_path(args.out) as tmp:
+        tmp.mkdir()
+        (tmp / "provenance.json").write_text(json.dumps({"dataset": args.dataset, "backend": backend,
+                                                         "images": len(df)}, indent=1))
     log.info("pseudo-labels for %s: backend %s (no labels produced)", args.dataset, backend)
 
 

@@ -135,7 +135,8 @@ class Grid:
         return str(self.work / "prepared" / dataset / "index.csv")
 
     def pseudo(self, dataset: str) -> str:
-        return str(self.work / "pseudo" / dataset / "pseudo.json")
+        """A folder: provenance.json always; masks and keypoints when the backend makes them."""
+        return str(self.work / "pseudo" / dataset)
 
     def run_dir(self, cell: Cell) -> Path:
         return self.work / "runs" / cell.id

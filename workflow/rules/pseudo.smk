@@ -5,7 +5,7 @@ rule pseudo_labels:
     input:
         f"{WORK}/prepared/{{dataset}}/index.csv",
     output:
-        f"{WORK}/pseudo/{{dataset}}/pseudo.json",
+        directory(f"{WORK}/pseudo/{{dataset}}"),
     params:
         cmd=lambda w: G.pseudo_labels(w.dataset).cmd,
         config=PARAMS["pseudo_labels"],

@@ -4,7 +4,7 @@
 rule train:
     input:
         index=f"{WORK}/prepared/{{dataset}}/index.csv",
-        pseudo=f"{WORK}/pseudo/{{dataset}}/pseudo.json",
+        pseudo=f"{WORK}/pseudo/{{dataset}}",
     output:
         model=f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/model.pt",
         live=directory(f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/live"),

@@ -1,0 +1,54 @@
+"""Snakemake and DVC run one DAG: the committed dvc.yaml is fresh, and both declare the same outputs."""
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from attnreid import config, dvcgen
+from attnreid.grid import Grid
+from conftest import ROOT, env_with_venv
+
+
+def snakemake_outputs(profile: str) -> set[str]:
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--config", f"profile={profile}"],
+                         cwd=ROOT, capture_output=True, text=True, env=env_with_venv(), timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    outs = set()
+    for line in res.stdout.splitlines():
+        if line.startswith("    output: "):
+            outs.update(p.strip() for p in line[len("    output: "):].split(","))
+    return outs
+
+
+def dvc_outputs(doc: dict) -> set[str]:
+    outs = set()
+    for stage in doc["stages"].values():
+        for key in ("outs", "metrics"):
+            for o in stage.get(key, []):
+                outs.add(o if isinstance(o, str) else next(iter(o)))
+    return outs
+
+
+def test_committed_dvc_yaml_is_generated_from_params():
+    raw = config.load_raw(ROOT / "params.yaml")
+    grid = Grid(config.resolve(raw, raw["profile"]))
+    assert (ROOT / "dvc.yaml").read_text() == dvcgen.render(grid, raw), \
+        "dvc.yaml is stale: run `make dvc-yaml` (attnreid dvc-yaml --out dvc.yaml)"
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_snakemake_and_dvc_agree_on_outputs(profile):
+    raw = config.load_raw(ROOT / "params.yaml")
+    doc = yaml.safe_load(dvcgen.render(Grid(config.resolve(raw, profile)), raw))
+    assert snakemake_outputs(profile) == dvc_outputs(doc)
+
+
+def test_dvc_params_keys_exist_in_params_yaml():
+    raw = config.load_raw(ROOT / "params.yaml")
+    doc = yaml.safe_load(dvcgen.render(Grid(config.resolve(raw, "smoke")), raw))
+    for name, stage in doc["stages"].items():
+        for key in stage.get("params", []):
+            node = raw
+            for part in key.split("."):
+                node = node[part]
