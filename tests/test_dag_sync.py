@@ -10,12 +10,16 @@ from attnreid.grid import Grid
 from conftest import ROOT, env_with_venv
 
 
-def snakemake_outputs(profile: str) -> set[str]:
-    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--config", f"profile={profile}"],
-                         cwd=ROOT, capture_output=True, text=True, env=env_with_venv(), timeout=120)
+def dry_run(*args: str) -> str:
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args], cwd=ROOT, capture_output=True, text=True,
+                         env=env_with_venv(), timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+def snakemake_outputs(profile: str) -> set[str]:
     outs = set()
-    for line in res.stdout.splitlines():
+    for line in dry_run("--cores", "1", "--config", f"profile={profile}").splitlines():
         if line.startswith("    output: "):
             outs.update(p.strip() for p in line[len("    output: "):].split(","))
     return outs
@@ -52,3 +56,11 @@ def test_dvc_params_keys_exist_in_params_yaml():
             node = raw
             for part in key.split("."):
                 node = node[part]
+
+
+def test_slurm_profile_dry_run_asks_for_a_gpu_on_train():
+    out = dry_run("--profile", "workflow/profiles/slurm", "--config", "profile=paper")
+    jobs = out.split("\nrule ")
+    train = [j for j in jobs if j.startswith("train:")]
+    assert train and all("gpu=1" in j and "runtime=1440" in j and "--threads 8" in j for j in train)
+    assert all("gpu=" not in j for j in jobs if j.startswith(("table:", "report:")))
