@@ -34,6 +34,13 @@ def cmd_synthesize(args):
     log.info("synthesized %s into %s: %s", args.dataset, args.out, json.dumps(info.get("counts", info)))
 
 
+def cmd_fetch(args):
+    from attnreid.data.fetch import fetch_dataset
+
+    root = fetch_dataset(args.dataset, _grid(args).dataset_cfg(args.dataset))
+    log.info("%s is in %s", args.dataset, root)
+
+
 def cmd_prepare(args):
     from attnreid.data.datasets import prepare
 
@@ -147,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
         return s
 
     verb("synthesize", cmd_synthesize, "dataset", "out")
+    verb("fetch", cmd_fetch, "dataset")
     verb("prepare", cmd_prepare, "dataset", "root", "out")
     verb("pseudo-labels", cmd_pseudo_labels, "dataset", "index", "out")
     s = verb("train", cmd_train, "cell", "index", "pseudo", "out")

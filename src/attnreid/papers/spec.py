@@ -15,6 +15,9 @@ DATASET_TITLES = {
     "cuhk03_labeled": "CUHK03-NP labeled",
     "cuhk03_detected": "CUHK03-NP detected",
     "msmt17": "MSMT17",
+    "cuhk03_classic": "CUHK03 (classic, detected)",
+    "partial_reid": "Partial-REID",
+    "partial_ilids": "Partial-iLIDS",
 }
 
 
