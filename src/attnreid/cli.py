@@ -50,17 +50,10 @@ def cmd_prepare(args):
 
 
 def cmd_pseudo_labels(args):
-    from attnreid.atomic import atomic_path
-    from attnreid.data import index as index_io
+    from attnreid.pseudo.run import run
 
-    g = _grid(args)
-    df, _ = index_io.read(args.index)
-    backend = g.params["pseudo_labels"]["backend"]
-    with atomic_path(args.out) as tmp:
-        tmp.mkdir()
-        (tmp / "provenance.json").write_text(json.dumps({"dataset": args.dataset, "backend": backend,
-                                                         "images": len(df)}, indent=1))
-    log.info("pseudo-labels for %s: backend %s (no labels produced)", args.dataset, backend)
+    prov = run(args.dataset, args.index, args.out, _grid(args).params["pseudo_labels"])
+    log.info("pseudo-labels for %s (backend %s, %d images) -> %s", args.dataset, prov["backend"], prov["images"], args.out)
 
 
 def cmd_train(args):
