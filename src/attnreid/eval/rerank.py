@@ -162,6 +162,7 @@ def _expanded_weights(src, rank, colmax, ka: int, kb: int, chunk: int) -> tuple:
 
 
 def _indptr(rows: torch.Tensor, n: int) -> torch.Tensor:
+    """CSR row pointer (length n + 1) of sorted row ids."""
     ptr = torch.zeros(n + 1, dtype=torch.long, device=rows.device)
     ptr[1:] = torch.bincount(rows, minlength=n).cumsum(0)
     return ptr
