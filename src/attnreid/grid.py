@@ -223,6 +223,7 @@ class Grid:
     def figure(self, figure_id: str) -> Stage:
         cells = self.figure_cells(figure_id)
         deps = tuple(self.metrics(c) for c in cells) + tuple(self.features(c) for c in cells)
+        deps += tuple(self.checkpoint(c) for c in cells)
         deps += tuple(sorted({self.index(c.dataset) for c in cells}))
         out = self.figure_out(figure_id)
         return Stage(f"figure@{figure_id}", self._cli("figure", "--figure", figure_id, "--out", out),

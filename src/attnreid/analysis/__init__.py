@@ -1,0 +1,1 @@
+"""Measurements beyond the papers' tables, computed from trained models."""
