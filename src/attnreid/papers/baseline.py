@@ -10,7 +10,7 @@ TABLES = (
     Table(
         id="baseline/table1",
         title="Baseline: ResNet + GAP + BN neck, cross-entropy",
-        datasets=("market1501", "dukemtmc"),
+        datasets=("market1501",),
         metrics=("R1", "R5", "R10", "mAP", "mINP"),
         rows=(
             Row("GAP, no BN neck", "baseline-gap"),
@@ -23,7 +23,7 @@ TABLES = (
 
 FIGURES = (
     Figure("baseline/cmc", "CMC curves of the baselines (dashed: re-ranked)", "cmc", ("baseline-gap", "baseline"),
-           ("market1501", "dukemtmc")),
+           ("market1501",)),
     Figure("baseline/ranklist", "Rank lists of the baseline (top 10; green: true match)", "ranklist",
            ("baseline",), ("market1501",)),
 )

@@ -26,7 +26,8 @@ def load(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m = NAME.match(path.name)
         if not m:
             continue
-        rgb = np.asarray(Image.open(path).convert("RGB")) >> 5
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB")) >> 5
         idx = (rgb[..., 0].astype(np.int64) * 64 + rgb[..., 1] * 8 + rgb[..., 2]).ravel()
         hist = np.bincount(idx, minlength=512).astype(np.float64)
         feats.append(np.sqrt(hist / hist.sum()))

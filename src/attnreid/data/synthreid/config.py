@@ -21,7 +21,7 @@ class SynthConfig:
 
     Sizes
       seed                  master seed; identical config -> bit-identical dataset.
-      num_train_ids         identities in bounding_box_train.
+      num_train_ids         identities in bounding_box_train (pids 1..train+test <= 9999, shuffled).
       num_test_ids          identities in query + bounding_box_test (disjoint from train).
       num_cameras           cameras c1..cN (<= 9, one digit as in Market).
       cameras_per_id        [lo, hi] cameras each identity is seen by (lo >= 2: cross-camera matches).
@@ -36,12 +36,17 @@ class SynthConfig:
       partial_query         also write partial_query/ (upper/left/right parts of each query).
       gt_bbox               also write gt_bbox/ (2-6 hand-drawn-like crops per query identity+camera).
     Difficulty
-      palette_size          colours per clothing/shoe attribute (fewer -> more shared colours).
+      palette_size          colours per clothing/shoe attribute (fewer -> more shared colours);
+                            capped by the palettes (14 upper, 12 lower, 8 shoe colours).
       backpack_prob         fraction of identities carrying a backpack (visible from behind only).
       bag_prob              fraction carrying a side bag (visible from that side only).
       occlusion_prob        chance an image has an occluder (object or another pedestrian).
-      background_clutter    0..1: background texture strength and number of clutter shapes.
-      illumination_jitter   0..1: spread of per-camera brightness and colour cast (+ per image).
+      background_clutter    0..1: background blotches/grain and number of clutter shapes.
+      camera_blur           0..1: each camera resolves a fraction 1 - camera_blur * U(0, 1) of the
+                            saved size (downsampled, shown upsampled): small details (shoes,
+                            patterns, logo) blur away in some cameras, colours stay.
+      illumination_jitter   0..1: per-camera light on persons/occluders: brightness -25%..+15% and
+                            colour cast +-10% per channel at 1, times a +-15% per-image flicker.
       view_jitter           std (degrees) of body orientation around the camera's preferred view.
       pose_jitter           0..1: amplitude of leg/arm swing.
       place_jitter          max scale change / shift (fraction of the box) of the person in the box.
@@ -67,6 +72,7 @@ class SynthConfig:
     bag_prob: float = 0.25
     occlusion_prob: float = 0.2
     background_clutter: float = 0.6
+    camera_blur: float = 0.5
     illumination_jitter: float = 0.3
     view_jitter: float = 20.0
     pose_jitter: float = 1.0
@@ -102,8 +108,10 @@ class SynthConfig:
 
         for key in ("num_train_ids", "num_test_ids", "height", "width", "palette_size"):
             need(key, getattr(self, key) >= 1, ">= 1")
-        for key in ("num_distractors", "num_junk", "seed"):
-            need(key, getattr(self, key) >= 0, ">= 0")
+        need("seed", self.seed >= 0, ">= 0")
+        for key in ("num_distractors", "num_junk"):
+            need(key, 0 <= getattr(self, key) <= 100_000, "in 0..100000")
+        need("num_test_ids", self.num_train_ids + self.num_test_ids <= 9999, "<= 9999 - num_train_ids (4-digit pids)")
         need("height", self.height >= 16, ">= 16")
         need("width", self.width >= 8, ">= 8")
         need("num_cameras", 2 <= self.num_cameras <= 9, "in 2..9")
@@ -116,7 +124,7 @@ class SynthConfig:
         need("box_jitter", 0.0 <= self.box_jitter <= 0.3, "in [0, 0.3]")
         need("place_jitter", 0.0 <= self.place_jitter <= 0.15, "in [0, 0.15]")
         need("view_jitter", 0.0 <= self.view_jitter <= 90.0, "in [0, 90]")
-        for key in ("backpack_prob", "bag_prob", "occlusion_prob", "background_clutter",
+        for key in ("backpack_prob", "bag_prob", "occlusion_prob", "background_clutter", "camera_blur",
                     "illumination_jitter", "pose_jitter"):
             need(key, 0.0 <= getattr(self, key) <= 1.0, "in [0, 1]")
 

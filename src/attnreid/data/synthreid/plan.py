@@ -5,8 +5,12 @@ seen by `cameras_per_id` cameras with a tracklet of `images_per_id_camera` frame
 identity picks 1..k query cameras; each query camera's tracklet has >= 2 frames, one of which
 becomes the query (box index 00, hand-drawn as in Market) and the rest stay in the gallery, so
 every query has same-camera gallery images (discarded by the protocol) and, as every identity
-has >= 2 cameras, cross-camera matches. Every identity's plan uses its own random stream, so
-turning gt_bbox on or resizing the distractor set leaves the other images unchanged.
+has >= 2 cameras, cross-camera matches. gt_bbox holds, per query identity and camera, the query
+frame plus up to 5 other frames of that tracklet (2-6 images, fewer when the tracklet is short),
+re-cropped by hand (bb 00), as Market's gt_bbox; it serves multi-query evaluation. Distractors
+(pid 0000) and junk (pid -1) are new persons in random cameras/frames, gallery only. Every
+identity's plan uses its own random stream, so turning gt_bbox on or resizing the distractor set
+leaves the other images unchanged.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from attnreid.data.synthreid.config import SynthConfig
 from attnreid.data.synthreid.seeds import Stream, stream
 
 TRAIN, GALLERY, QUERY, GT_BBOX, PARTIAL = "bounding_box_train", "bounding_box_test", "query", "gt_bbox", "partial_query"
-GALLERY_DISTRACTOR, GALLERY_JUNK = 0, -1
+DISTRACTOR_PID, JUNK_PID = 0, -1
+EXTRA_IDENT = {DISTRACTOR_PID: 1_000_000, JUNK_PID: 2_000_000}  # identity keys of the extra persons
 
 
 @dataclass(frozen=True)
@@ -52,14 +57,12 @@ class Plan:
 
 def _tracklet(rng: np.random.Generator, n: int) -> list[int]:
     """n increasing frame numbers, 6-40 frames apart."""
-    start = int(rng.integers(1, 150_000))
-    return [start + int(v) for v in np.cumsum(rng.integers(6, 41, n)) - 6]
+    return [int(v) for v in rng.integers(1, 150_000) + np.cumsum(rng.integers(6, 41, n))]
 
 
 def make_plan(cfg: SynthConfig) -> Plan:
     rng = stream(cfg.seed, Stream.SPLIT)
-    n_ids = cfg.num_train_ids + cfg.num_test_ids
-    perm = rng.permutation(n_ids) + 1
+    perm = rng.permutation(cfg.num_train_ids + cfg.num_test_ids) + 1
     train = tuple(sorted(int(p) for p in perm[:cfg.num_train_ids]))
     test = tuple(sorted(int(p) for p in perm[cfg.num_train_ids:]))
     shots: list[Shot] = []
@@ -68,8 +71,8 @@ def make_plan(cfg: SynthConfig) -> Plan:
             shots += [Shot(TRAIN, pid, cam, f, 1, pid, cfg.box) for f in frames]
     for pid in test:
         shots += _test_shots(cfg, pid)
-    shots += _extras(cfg, GALLERY_DISTRACTOR, cfg.num_distractors, n_ids + 1, cfg.box)
-    shots += _extras(cfg, GALLERY_JUNK, cfg.num_junk, n_ids + 1 + cfg.num_distractors, "junk")
+    shots += _extras(cfg, DISTRACTOR_PID, cfg.num_distractors, cfg.box)
+    shots += _extras(cfg, JUNK_PID, cfg.num_junk, "junk")
     return Plan(tuple(shots), train, test)
 
 
@@ -101,7 +104,7 @@ def _test_shots(cfg: SynthConfig, pid: int) -> list[Shot]:
     return shots
 
 
-def _extras(cfg: SynthConfig, pid: int, n: int, first_ident: int, mode: str) -> list[Shot]:
+def _extras(cfg: SynthConfig, pid: int, n: int, mode: str) -> list[Shot]:
     """n gallery images of pid 0000 (distractors) or -1 (junk), each a new person; the box index
     is bumped when two land on the same camera and frame, as in Market."""
     rng = stream(cfg.seed, Stream.EXTRAS, pid + 1)
@@ -112,5 +115,5 @@ def _extras(cfg: SynthConfig, pid: int, n: int, first_ident: int, mode: str) -> 
         while (cam, frame, bb) in taken:
             bb += 1
         taken.add((cam, frame, bb))
-        shots.append(Shot(GALLERY, pid, cam, frame, bb, first_ident + k, mode))
+        shots.append(Shot(GALLERY, pid, cam, frame, bb, EXTRA_IDENT[pid] + k, mode))
     return shots

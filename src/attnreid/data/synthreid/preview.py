@@ -23,9 +23,14 @@ SKELETON = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), 
 ZOOM, IDENTITIES = 2, 5
 
 
+def _load(path: Path, mode: str) -> Image.Image:
+    with Image.open(path) as im:
+        return im.convert(mode)
+
+
 def _overlay(root: Path, rel: str, kps: np.ndarray) -> Image.Image:
-    img = Image.open(root / rel).convert("RGB")
-    mask = Image.open(root / MASK_DIR / (rel.rsplit(".", 1)[0] + ".png")).convert("L")
+    img = _load(root / rel, "RGB")
+    mask = _load(root / MASK_DIR / (rel.rsplit(".", 1)[0] + ".png"), "L")
     arr = np.asarray(img, np.float32)
     on = np.asarray(mask)[..., None] > 0
     arr = np.where(on, 0.5 * arr + 0.5 * np.array([0, 255, 0], np.float32), 0.5 * arr)
@@ -56,7 +61,7 @@ def main(argv: list[str]) -> int:
                 shots[int(m.group(1))].setdefault(int(m.group(2)), f"{split}/{path.name}")
     chosen = sorted(shots, key=lambda p: (-len(shots[p]), p))[:IDENTITIES]
     cams = sorted({c for p in chosen for c in shots[p]})
-    w, h = Image.open(root / next(iter(shots[chosen[0]].values()))).size
+    w, h = _load(root / next(iter(shots[chosen[0]].values())), "RGB").size
     sheet = Image.new("RGB", (len(cams) * (w * ZOOM + 4), len(chosen) * 2 * (h * ZOOM + 4)), (255, 255, 255))
     for r, pid in enumerate(chosen):
         for c, cam in enumerate(cams):
@@ -64,7 +69,7 @@ def main(argv: list[str]) -> int:
                 continue
             rel = shots[pid][cam]
             x, y = c * (w * ZOOM + 4), 2 * r * (h * ZOOM + 4)
-            sheet.paste(Image.open(root / rel).convert("RGB").resize((w * ZOOM, h * ZOOM), Image.NEAREST), (x, y))
+            sheet.paste(_load(root / rel, "RGB").resize((w * ZOOM, h * ZOOM), Image.NEAREST), (x, y))
             sheet.paste(_overlay(root, rel, rows[rel]), (x, y + h * ZOOM + 4))
     sheet.save(out)
     print(f"{out}: identities {chosen} x cameras {cams}")

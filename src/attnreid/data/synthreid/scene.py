@@ -26,7 +26,7 @@ from attnreid.data.synthreid.render import OCCLUDER, Placement, draw_person, lit
 from attnreid.data.synthreid.seeds import Stream, stream
 
 SS = 2
-CROP_MODES = ("labeled", "detected", "hand", "junk")
+CROP_MODES = ("labeled", "detected", "hand", "junk")  # labeled = the nominal box, no randomness
 HAND_JITTER = 0.03
 SATURATION = 0.3  # of background clutter colours
 OBJECT_COLORS = ((90, 90, 95), (150, 40, 40), (40, 60, 120), (200, 200, 190), (60, 90, 60), (170, 140, 60))
@@ -51,13 +51,14 @@ class Geometry:
 
 @dataclass(frozen=True)
 class Camera:
-    """Preferred body yaw seen by the camera, its colour gain, sensor noise (two non-negative
-    tiles, added and subtracted, at the saved resolution) and wide background strip (RGBA; alpha
-    is the label channel, 0 = background)."""
+    """Preferred body yaw seen by the camera, its colour gain, optical resolution (fraction of the
+    saved size it really resolves), sensor noise (a tile at the saved resolution, 128 + noise) and
+    wide background strip (RGBA; alpha = label channel, 0 = background)."""
 
     yaw: float
     gain: np.ndarray
-    noise: tuple[Image.Image, Image.Image]
+    resolution: float
+    noise: Image.Image
     background: Image.Image
 
 
@@ -138,10 +139,10 @@ def make_cameras(cfg: SynthConfig, geo: Geometry) -> list[Camera]:
     for c in range(cfg.num_cameras):
         yaw = 90.0 * order[c % 4] + rng.normal(0.0, 10.0)
         gain = rng.uniform(1 - 0.25 * j, 1 + 0.15 * j) * (1 + rng.uniform(-0.1 * j, 0.1 * j, 3))
-        noise = rng.normal(0.0, rng.uniform(2.0, 6.0), (2 * cfg.height, 2 * cfg.width, 3))
-        tiles = tuple(Image.fromarray(np.clip(sign * noise, 0, 255).astype(np.uint8)) for sign in (1, -1))
+        resolution = 1.0 - cfg.camera_blur * rng.uniform(0.0, 1.0)
+        noise = rng.normal(128.0, rng.uniform(2.0, 6.0), (2 * cfg.height, 2 * cfg.width, 3))
         size = (16 * geo.canvas[0], int(1.15 * geo.canvas[1]))
-        cams.append(Camera(yaw=float(yaw), gain=gain, noise=tiles,
+        cams.append(Camera(yaw=float(yaw), gain=gain, resolution=resolution, noise=Image.fromarray(noise.clip(0, 255).astype(np.uint8)),
                            background=_background(rng, size, cfg.background_clutter)))
     return cams
 
@@ -164,9 +165,10 @@ class Studio:
         """Render identity `ident` in camera `cam` (1-based) at `frame`, cropped per `mode`."""
         seed = self.cfg.seed
         scene = self.scene(ident, cam, stream(seed, Stream.SCENE, ident, cam, frame))
-        box = crop_box(mode, self.geo, stream(seed, Stream.CROP, ident, cam, frame, CROP_MODES.index(mode)),
-                       self.cfg.box_jitter)
-        return self.cut(scene, box)
+        if mode == "labeled":
+            return self.cut(scene, self.geo.box)
+        rng = stream(seed, Stream.CROP, ident, cam, frame, CROP_MODES.index(mode))
+        return self.cut(scene, crop_box(mode, self.geo, rng, self.cfg.box_jitter))
 
     def scene(self, ident: int, cam: int, rng: np.random.Generator) -> Scene:
         """The full canvas of one shot; every random choice comes from `rng`, in a fixed order."""
@@ -234,10 +236,15 @@ class Studio:
         lab = np.asarray(region.getchannel("A"))
         person_mask = Image.fromarray(((lab - 1) < OCCLUDER - 1).view(np.uint8) * 255)
         local = (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
-        img, soft = (_resample(im, local, size) for im in (region.convert("RGB"), person_mask))
+        soft = _resample(person_mask, local, size)
+        res = scene.camera.resolution
+        if res < 1.0:  # what the camera resolves, shown at the saved size
+            small = (max(1, round(size[0] * res)), max(1, round(size[1] * res)))
+            img = _resample(region.convert("RGB"), local, small).resize(size, Image.BILINEAR)
+        else:
+            img = _resample(region.convert("RGB"), local, size)
         ny, nx = scene.noise_at
-        plus, minus = (tile.crop((nx, ny, nx + size[0], ny + size[1])) for tile in scene.camera.noise)
-        img = ImageChops.subtract(ImageChops.add(img, plus), minus)
+        img = ImageChops.add(img, scene.camera.noise.crop((nx, ny, nx + size[0], ny + size[1])), offset=-128)
         mask = Image.fromarray(np.asarray(soft) >= 128)
         kps = scene.keypoints.copy()
         kps[:, 0] = (kps[:, 0] - box[0]) * size[0] / (box[2] - box[0])
@@ -261,19 +268,18 @@ def clear_outside(kps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def crop_box(mode: str, geo: Geometry, rng: np.random.Generator, jitter: float) -> tuple[float, float, float, float]:
-    """Crop in canvas pixels: labeled = the nominal box; detected/hand = shifted and rescaled by up to
-    `jitter`/HAND_JITTER; junk = pushed half a box away (mostly background). Kept inside the canvas."""
+    """Crop in canvas pixels around the nominal box (the labeled crop): detected/hand = shifted and
+    rescaled by up to `jitter`/HAND_JITTER; junk = a smaller box pushed half a box away (mostly
+    background, a sliver of the person). Kept inside the canvas."""
     x0, y0, x1, y1 = geo.box
     w, h = x1 - x0, y1 - y0
-    if mode == "labeled":
-        return geo.box
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     if mode == "junk":
         if rng.random() < 0.7:
-            cx += rng.choice((-1.0, 1.0)) * rng.uniform(0.4, 0.6) * w
+            cx += rng.choice((-1.0, 1.0)) * rng.uniform(0.45, 0.6) * w
         else:
-            cy += rng.choice((-1.0, 1.0)) * rng.uniform(0.35, 0.5) * h
-        s = rng.uniform(0.9, 1.3)
+            cy += rng.choice((-1.0, 1.0)) * rng.uniform(0.3, 0.45) * h
+        s = rng.uniform(0.6, 0.9)
         w, h = w * s, h * s
     else:
         j = jitter if mode == "detected" else HAND_JITTER

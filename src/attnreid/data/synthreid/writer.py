@@ -5,7 +5,8 @@ Layout (Market-1501 plus annotations):
   annotations/masks/<split dir>/<stem>.png   mode "1" person mask, same size as the image
   annotations/keypoints.csv                  path, then <kp>_x, <kp>_y, <kp>_v for 17 COCO keypoints
   manifest.json                              config, counts, file-list and content sha256
-Nothing in it depends on time or the machine, so identical configs give identical bytes.
+Nothing in it depends on time, paths or order of writing: identical configs give identical bytes
+(given the same numpy and Pillow versions, which encode the JPEG/PNG bytes).
 """
 from __future__ import annotations
 
