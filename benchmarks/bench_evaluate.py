@@ -6,13 +6,12 @@ torchreid's python fallback does) at Market scale as a baseline and exactness ch
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
 import numpy as np
 
-from bench_rerank import SCALES, features, measure, spawn
+from bench_rerank import SCALES, features, measure, parse_args, spawn
 
 PLAN = [("market", "loop", "numpy"), ("market", "vectorised", "numpy"), ("market", "vectorised", "torch"),
         ("msmt", "vectorised", "numpy")]
@@ -58,16 +57,8 @@ def worker(spec: dict) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--dim", type=int, default=2048)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-wait", type=float, default=120, help="seconds to wait for a quiet machine per run")
-    ap.add_argument("--worker", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+    args = parse_args(__doc__, worker)
+    if args is None:
         return
     rows = []
     for scale, impl, backend in PLAN:

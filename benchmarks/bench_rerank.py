@@ -166,9 +166,10 @@ def agreement(mine: np.ndarray, ref: np.ndarray) -> dict:
             "max_inversion": float((np.maximum.accumulate(seen, axis=1) - seen).max())}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--plan", choices=PLANS, default="market")
+def parse_args(doc: str, worker_fn, extra=lambda ap: None):
+    """The options both benchmarks share; in `--worker` mode run one measurement, print it, return None."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    extra(ap)
     ap.add_argument("--out", required=True)
     ap.add_argument("--dim", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=2)
@@ -177,7 +178,14 @@ def main() -> None:
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        print(json.dumps(worker_fn(json.loads(args.worker))))
+        return None
+    return args
+
+
+def main() -> None:
+    args = parse_args(__doc__, worker, lambda ap: ap.add_argument("--plan", choices=PLANS, default="market"))
+    if args is None:
         return
     rows, saved, plan = [], {}, PLANS[args.plan]
     with tempfile.TemporaryDirectory() as tmp:
