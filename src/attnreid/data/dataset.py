@@ -14,12 +14,12 @@ class ReIDImages(torch.utils.data.Dataset):
     def __init__(self, df: pd.DataFrame, transform, relabel: bool = False):
         self.df = df.reset_index(drop=True)
         self.transform = transform
-        pids = self.df.pid.to_numpy()
+        pids = self.df.pid.to_numpy().copy()
         if relabel:
             mapping = {p: i for i, p in enumerate(sorted(set(pids.tolist())))}
             pids = [mapping[p] for p in pids]
         self.pids = torch.as_tensor(pids, dtype=torch.long)
-        self.camids = torch.as_tensor(self.df.camid.to_numpy(), dtype=torch.long)
+        self.camids = torch.as_tensor(self.df.camid.to_numpy().copy(), dtype=torch.long)
 
     @property
     def num_classes(self) -> int:
