@@ -26,10 +26,7 @@ def cmd_synthesize(args):
     from attnreid.data.synthreid import SynthConfig, generate
 
     g = _grid(args)
-    try:
-        cfg = SynthConfig.from_dict(g.dataset_cfg(args.dataset).get("synth", {}), where=f"datasets.{args.dataset}.synth")
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    cfg = SynthConfig.from_dict(g.dataset_cfg(args.dataset).get("synth", {}), where=f"datasets.{args.dataset}.synth")
     info = generate(args.out, cfg)
     log.info("synthesized %s into %s: %s", args.dataset, args.out, json.dumps(info.get("counts", info)))
 

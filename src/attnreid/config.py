@@ -76,7 +76,20 @@ def resolve(raw: dict, profile: str | None = None) -> dict:
     merged = deep_merge({k: v for k, v in raw.items() if k != "profiles"}, raw["profiles"][profile])
     merged["profile"] = profile
     validate(merged, f"params.yaml (profile {profile})")
+    _check_synth_knobs(merged)
     return merged
+
+
+def _check_synth_knobs(params: dict) -> None:
+    """synthreid knobs are checked by SynthConfig itself (one source for their names and ranges)."""
+    from attnreid.data.synthreid import SynthConfig
+
+    for name, ds in params["datasets"].items():
+        if ds.get("kind") == "synthreid":
+            try:
+                SynthConfig.from_dict(ds.get("synth", {}), where=f"datasets.{name}.synth")
+            except ValueError as err:
+                raise InputError(str(err)) from None
 
 
 def load(path: str | Path = "params.yaml", profile: str | None = None) -> dict:
