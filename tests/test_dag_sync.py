@@ -19,7 +19,7 @@ def dry_run(*args: str) -> str:
 
 def snakemake_outputs(profile: str) -> set[str]:
     outs = set()
-    for line in dry_run("--cores", "1", "--config", f"profile={profile}").splitlines():
+    for line in dry_run("--forceall", "--cores", "1", "--config", f"profile={profile}").splitlines():
         if line.startswith("    output: "):
             outs.update(p.strip() for p in line[len("    output: "):].split(","))
     return outs
