@@ -59,7 +59,7 @@ def test_dvc_params_keys_exist_in_params_yaml():
 
 
 def test_slurm_profile_dry_run_asks_for_a_gpu_on_train():
-    out = dry_run("--profile", "workflow/profiles/slurm", "--config", "profile=paper")
+    out = dry_run("--forceall", "--profile", "workflow/profiles/slurm", "--config", "profile=paper")
     jobs = out.split("\nrule ")
     train = [j for j in jobs if j.startswith("train:")]
     assert train and all("gpu=1" in j and "runtime=1440" in j and "--threads 8" in j for j in train)
