@@ -1,7 +1,9 @@
 """The baseline of every paper: ResNet stages 1-4, GAP, an optional BN neck, a linear classifier.
 
-Loss: cross-entropy with label smoothing (train.label_smoothing). Inference embedding: the BN
-neck output when `neck: bnneck` (as in BoT), else the pooled feature.
+Loss: cross-entropy with label smoothing (train.label_smoothing), plus the batch-hard triplet loss
+on the pooled feature (before the neck, as in BoT) when `triplet_margin` is set (needs a P x K
+sampler). With `neck: bnneck`, last stride 1 and `triplet_margin: 0.3` this is BoT (Luo et al.
+2019). Inference embedding: the BN neck output when `neck: bnneck`, else the pooled feature.
 """
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ from torch import nn
 from attnreid.models import register
 from attnreid.models.args import model_args
 from attnreid.models.backbone import ResNetStages
+from attnreid.models.losses import batch_hard_triplet
 
-DEFAULTS = {"neck": "bnneck"}
+DEFAULTS = {"neck": "bnneck", "triplet_margin": None}
 
 
 class Baseline(nn.Module):
-    def __init__(self, backbone: ResNetStages, num_classes: int, neck: str, label_smoothing: float):
+    def __init__(self, backbone: ResNetStages, num_classes: int, neck: str, label_smoothing: float,
+                 triplet_margin: float | None = None):
         super().__init__()
         if neck not in ("bnneck", "none"):
             raise ValueError(f"neck must be bnneck or none, got {neck}")
@@ -28,6 +32,7 @@ class Baseline(nn.Module):
         self.classifier = nn.Linear(dim, num_classes, bias=False)
         nn.init.normal_(self.classifier.weight, std=0.001)
         self.label_smoothing = label_smoothing
+        self.triplet_margin = triplet_margin
 
     def forward(self, x):
         feat = F.adaptive_avg_pool2d(self.backbone(x), 1).flatten(1)
@@ -37,7 +42,10 @@ class Baseline(nn.Module):
         return {"feat": feat, "logits": self.classifier(emb)}
 
     def losses(self, out: dict, batch: dict) -> dict:
-        return {"ce": F.cross_entropy(out["logits"], batch["pid"], label_smoothing=self.label_smoothing)}
+        terms = {"ce": F.cross_entropy(out["logits"], batch["pid"], label_smoothing=self.label_smoothing)}
+        if self.triplet_margin is not None:
+            terms["triplet"] = batch_hard_triplet(out["feat"], batch["pid"], self.triplet_margin)
+        return terms
 
 
 @register("baseline")
@@ -45,4 +53,4 @@ def build(cell_cfg: dict, num_classes: int) -> Baseline:
     args = model_args(cell_cfg, DEFAULTS)
     t = cell_cfg["train"]
     backbone = ResNetStages(t["backbone"], t["last_stride"], t["pretrained"])
-    return Baseline(backbone, num_classes, args["neck"], t["label_smoothing"])
+    return Baseline(backbone, num_classes, args["neck"], t["label_smoothing"], args["triplet_margin"])
