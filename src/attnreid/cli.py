@@ -59,7 +59,7 @@ def cmd_train(args):
     g = _grid(args)
     cell = Cell.parse(args.cell)
     meta = train(g.cell_config(cell), g.config_digest(cell), args.index, args.out,
-                 g.live_dir(cell) if args.live is None else args.live, args.threads)
+                 g.live_dir(cell) if args.live is None else args.live, args.threads, args.pseudo)
     log.info("trained %s -> %s (%.1f img/s, pretrained %s)", cell.id, args.out, meta["imgs_per_s"], meta["pretrained"])
 
 

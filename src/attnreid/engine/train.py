@@ -29,23 +29,37 @@ def _collate(items: list[dict]) -> dict:
     return {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in items[0]}
 
 
-def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir: str, threads: int) -> dict:
+def train_data(cell_cfg: dict, index_csv: str, pseudo_dir: str | None = None):
+    """The training split of a cell as (dataset, batch sampler, loader). `pseudo_dir` is the
+    dataset's pseudo-label folder (read by models that train on masks/keypoints)."""
+    t = cell_cfg["train"]
+    df, _ = index_io.read(index_csv)
+    data = ReIDImages(index_io.split(df, "train"), train_transform(t), relabel=True)
+    sampler = build_sampler(t, data.pids.tolist(), cell_cfg["seed"])
+    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, num_workers=t["workers"], collate_fn=_collate)
+    return data, sampler, loader
+
+
+def build_model(cell_cfg: dict, num_classes: int, dev) -> tuple[torch.nn.Module, str]:
+    """The cell's model on `dev`, and where its backbone weights came from (warnings logged)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = models.build(cell_cfg, num_classes).to(dev)
+    for w in caught:
+        log.warning("%s", w.message)
+    return model, getattr(getattr(model, "backbone", None), "pretrained", "none")
+
+
+def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir: str, threads: int,
+          pseudo_dir: str | None = None) -> dict:
     """Train one cell; write `model_out` (final weights + config + provenance). Returns its meta."""
     from dvclive import Live
 
     t = cell_cfg["train"]
     runtime.setup(cell_cfg["seed"], threads, t["deterministic"])
     dev = runtime.device(t["device"])
-    df, _ = index_io.read(index_csv)
-    data = ReIDImages(index_io.split(df, "train"), train_transform(t), relabel=True)
-    sampler = build_sampler(t, data.pids.tolist(), cell_cfg["seed"])
-    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, num_workers=t["workers"], collate_fn=_collate)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model = models.build(cell_cfg, data.num_classes).to(dev)
-    for w in caught:
-        log.warning("%s", w.message)
-    pretrained = getattr(getattr(model, "backbone", None), "pretrained", "none")
+    data, sampler, loader = train_data(cell_cfg, index_csv, pseudo_dir)
+    model, pretrained = build_model(cell_cfg, data.num_classes, dev)
     opt = build_optimizer(model, t, pretrained != "none")
     sched = build_scheduler(opt, t)
 
