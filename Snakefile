@@ -32,6 +32,7 @@ wildcard_constraints:
     dataset=r"[a-z0-9][a-z0-9_-]*",
     method=r"[a-z0-9][a-z0-9_-]*",
     seed=r"\d+",
+    backend=r"[a-z]+",
 
 
 rule all:

@@ -136,7 +136,8 @@ def test_compare_folders_and_its_table(synth, tmp_path):
     assert row["reference_is_ground_truth"] and row["images"] == 6 and row["mask_iou"] == 1.0
     assert row["pck@0.1"] < 1.0
     table = quality.markdown([row]).splitlines()
-    assert table[0].startswith("| labels | reference |") and table[2].startswith("| oracle | oracle (ground truth) | 6 |")
+    assert table[0].startswith("| dataset | labels | reference |")
+    assert table[2].startswith("| toy | oracle | oracle (ground truth) | 6 | 1.000 | 1.000 |")
 
 
 def test_failures_are_one_line_and_leave_nothing(synth, tmp_path):

@@ -1,7 +1,7 @@
 """`attnreid <verb>`: every stage of the DAG is one verb with explicit input and output paths.
 
 Snakemake rules and dvc.yaml stages only call these verbs. Bad input exits with status 2 and one
-line naming the file or params key.
+line naming the file or params key; training stopped by signal N (after checkpointing) exits 128+N.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from attnreid import config
-from attnreid.errors import InputError
+from attnreid.errors import InputError, Interrupted
 from attnreid.grid import Cell, Grid
 
 log = logging.getLogger("attnreid")
@@ -49,8 +49,15 @@ def cmd_prepare(args):
 def cmd_pseudo_labels(args):
     from attnreid.pseudo.run import run
 
-    prov = run(args.dataset, args.index, args.out, _grid(args).params["pseudo_labels"])
+    prov = run(args.dataset, args.index, args.out, _grid(args).params["pseudo_labels"], args.backend, args.max_images)
     log.info("pseudo-labels for %s (backend %s, %d images) -> %s", args.dataset, prov["backend"], prov["images"], args.out)
+
+
+def cmd_pseudo_report(args):
+    from attnreid.pseudo.report import render
+
+    render(_grid(args), args.out)
+    log.info("pseudo-label backends report -> %s", args.out)
 
 
 def cmd_train(args):
@@ -146,7 +153,10 @@ def _parser() -> argparse.ArgumentParser:
     verb("synthesize", cmd_synthesize, "dataset", "out")
     verb("fetch", cmd_fetch, "dataset")
     verb("prepare", cmd_prepare, "dataset", "root", "out")
-    verb("pseudo-labels", cmd_pseudo_labels, "dataset", "index", "out")
+    s = verb("pseudo-labels", cmd_pseudo_labels, "dataset", "index", "out")
+    s.add_argument("--backend", default=None, help="instead of params.yaml pseudo_labels.backend")
+    s.add_argument("--max-images", type=int, default=None, help="label only the first N rows of the index")
+    verb("pseudo-report", cmd_pseudo_report, "out")
     s = verb("train", cmd_train, "cell", "index", "pseudo", "out")
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--live", default=None, help="dvclive folder (default: the cell's)")
@@ -172,6 +182,9 @@ def main(argv=None) -> int:
     except InputError as err:
         print(f"attnreid: error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as err:
+        print(f"attnreid: interrupted: {err}", file=sys.stderr)
+        return err.status
     return 0
 
 

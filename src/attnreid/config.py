@@ -56,12 +56,29 @@ def validate(raw: dict, source: str = "params.yaml") -> None:
         raise InputError(f"{source}: {_key_path(best)}")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader refusing a key given twice in one mapping: YAML keeps the last silently, so two
+    `methods:` (or `datasets:`) entries of one name would be one cell id for two configs."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"line {key_node.start_mark.line + 1}: duplicate key '{key}'", None)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_raw(path: str | Path = "params.yaml") -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     validate(raw, str(path))

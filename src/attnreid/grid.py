@@ -46,7 +46,7 @@ class Stage:
     deps: tuple[str, ...]
     outs: tuple[str, ...]
     params: tuple[str, ...]  # dotted params.yaml keys the job reads (DVC `params:`)
-    kind: str  # synthesize | prepare | pseudo_labels | train | extract | evaluate | table | figure | report
+    kind: str  # synthesize | prepare | pseudo_labels | pseudo_compare | train | extract | evaluate | table | figure | report
 
 
 class Grid:
@@ -138,6 +138,19 @@ class Grid:
         """A folder: provenance.json always; masks and keypoints when the backend makes them."""
         return str(self.work / "pseudo" / dataset)
 
+    def pseudo_compare(self, dataset: str, backend: str) -> str:
+        """A pseudo-label folder of one backend on the first rows of an index (the backends report)."""
+        return str(self.work / "pseudo_compare" / dataset / backend)
+
+    def pseudo_reference(self, dataset: str) -> str:
+        """What a dataset's labels are compared with: synthreid's ground truth, else published keypoints."""
+        return "oracle" if self.is_synthetic(dataset) else "import"
+
+    def pseudo_report_pairs(self) -> list[tuple[str, str]]:
+        """(dataset, backend) folders the backends report reads, references included."""
+        rep = self.params["pseudo_report"]
+        return [(d, b) for d in rep["datasets"] for b in sorted({*rep["backends"], self.pseudo_reference(d)})]
+
     def run_dir(self, cell: Cell) -> Path:
         return self.work / "runs" / cell.id
 
@@ -165,10 +178,17 @@ class Grid:
     def report() -> str:
         return str(RESULTS / "REPORT.md")
 
+    def pseudo_report_outs(self) -> list[str]:
+        """The backends table (md, csv) and one overlay per (dataset, backend); none when no dataset is compared."""
+        if not self.params["pseudo_report"]["datasets"]:
+            return []
+        return ([str(RESULTS / "pseudo" / f"backends.{ext}") for ext in ("md", "csv")]
+                + [str(RESULTS / "pseudo" / d / f"{b}.png") for d, b in self.pseudo_report_pairs()])
+
     def targets(self) -> list[str]:
         outs = [o for t in self.params["tables"] for o in self.table_outs(t)]
         outs += [self.figure_out(f) for f in self.params["figures"]]
-        return outs + [self.report()]
+        return outs + self.pseudo_report_outs() + [self.report()]
 
     # -- stages (the commands both Snakemake and DVC run) -----------------------------------
     def _cli(self, verb: str, *args: str) -> str:
@@ -190,6 +210,20 @@ class Grid:
         return Stage(f"pseudo_labels@{dataset}",
                      self._cli("pseudo-labels", "--dataset", dataset, "--index", idx, "--out", out),
                      (idx,), (out,), ("pseudo_labels",), "pseudo_labels")
+
+    def pseudo_compare_stage(self, dataset: str, backend: str) -> Stage:
+        idx, out = self.index(dataset), self.pseudo_compare(dataset, backend)
+        n = str(self.params["pseudo_report"]["max_images"])
+        return Stage(f"pseudo_compare@{dataset}/{backend}",
+                     self._cli("pseudo-labels", "--dataset", dataset, "--index", idx, "--out", out,
+                               "--backend", backend, "--max-images", n),
+                     (idx,), (out,), (f"pseudo_labels.{backend}", "pseudo_report.max_images"), "pseudo_compare")
+
+    def pseudo_report_stage(self) -> Stage:
+        outs = self.pseudo_report_outs()
+        deps = tuple(self.pseudo_compare(d, b) for d, b in self.pseudo_report_pairs())
+        return Stage("pseudo_report", self._cli("pseudo-report", "--out", outs[0]), deps, tuple(outs),
+                     ("pseudo_report",), "table")
 
     def train(self, cell: Cell) -> Stage:
         idx, pseudo, out = self.index(cell.dataset), self.pseudo(cell.dataset), self.checkpoint(cell)
@@ -237,13 +271,17 @@ class Grid:
     def stages(self) -> list[Stage]:
         """Every job of this profile's DAG, in dependency order."""
         ds = self.datasets()
+        data = sorted({*ds, *self.params["pseudo_report"]["datasets"]})
         cells = self.cells()
-        out = [self.synthesize(d) for d in ds if self.is_synthetic(d)]
-        out += [self.prepare(d) for d in ds] + [self.pseudo_labels(d) for d in ds]
+        out = [self.synthesize(d) for d in data if self.is_synthetic(d)]
+        out += [self.prepare(d) for d in data] + [self.pseudo_labels(d) for d in ds]
         for step in (self.train, self.extract, self.evaluate):
             out += [step(c) for c in cells]
         out += [self.table(t) for t in self.params["tables"]]
         out += [self.figure(f) for f in self.params["figures"]]
+        if self.pseudo_report_outs():
+            out += [self.pseudo_compare_stage(d, b) for d, b in self.pseudo_report_pairs()]
+            out.append(self.pseudo_report_stage())
         return out + [self.report_stage()]
 
     def config_digest(self, cell: Cell) -> str:

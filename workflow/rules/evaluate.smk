@@ -12,6 +12,7 @@ rule extract:
         config=PARAMS["eval"]["flip"],
     threads: RES["extract"]["threads"]
     resources:
+        cpus_per_task=RES["extract"]["threads"],
         mem_mb=RES["extract"]["mem_mb"],
         runtime=RES["extract"]["runtime"],
     log:

@@ -13,6 +13,7 @@ rule train:
         config=lambda w: G.cell_config(cell_of(w)),
     threads: RES["train"]["threads"]
     resources:
+        cpus_per_task=RES["train"]["threads"],
         mem_mb=RES["train"]["mem_mb"],
         runtime=RES["train"]["runtime"],
         gpu=RES["train"].get("gpu", 0),

@@ -9,11 +9,20 @@ from attnreid.errors import InputError
 
 
 class ReIDImages(torch.utils.data.Dataset):
-    """Items are dicts: img, pid (relabelled 0..N-1 when `relabel`), camid, index."""
+    """Items are dicts: img, pid (relabelled 0..N-1 when `relabel`), camid, index; with `pseudo`
+    (pseudo.store.Labels covering every row's path) also mask [H, W] and keypoints [17, 3], and
+    `transform` is then called as transform(image, mask, keypoints) (data.transforms.PoseTrainTransform)."""
 
-    def __init__(self, df: pd.DataFrame, transform, relabel: bool = False):
+    def __init__(self, df: pd.DataFrame, transform, relabel: bool = False, pseudo=None):
         self.df = df.reset_index(drop=True)
         self.transform = transform
+        self.pseudo, self.pseudo_rows = pseudo, None
+        if pseudo is not None:
+            row = {p: i for i, p in enumerate(pseudo.paths)}
+            absent = [p for p in self.df.path if p not in row]
+            if absent:
+                raise InputError(f"keypoints.csv: no pseudo-labels for {absent[0]} ({len(absent)} images)")
+            self.pseudo_rows = [row[p] for p in self.df.path]
         pids = self.df.pid.to_numpy().copy()
         if relabel:
             mapping = {p: i for i, p in enumerate(sorted(set(pids.tolist())))}
@@ -35,4 +44,12 @@ class ReIDImages(torch.utils.data.Dataset):
                 img = im.convert("RGB")
         except OSError:
             raise InputError(f"{path}: unreadable or corrupt image") from None
-        return {"img": self.transform(img), "pid": self.pids[i], "camid": self.camids[i], "index": i}
+        item = {"pid": self.pids[i], "camid": self.camids[i], "index": i}
+        if self.pseudo is None:
+            return {"img": self.transform(img), **item}
+        r = self.pseudo_rows[i]
+        mask = self.pseudo.masks[r]
+        if mask.shape != (img.height, img.width):
+            raise InputError(f"masks.npz: the mask of {self.df.path[i]} is {mask.shape}, its image {(img.height, img.width)}")
+        img, mask, kps = self.transform(img, mask, self.pseudo.keypoints[r])
+        return {"img": img, **item, "mask": mask, "keypoints": kps}

@@ -1,9 +1,11 @@
 """Checkpoints: the full training state every epoch (for resume) and the final model.
 
 Both carry the cell config digest; a checkpoint from another config is never loaded silently.
+A killed write leaves only a temporary, never a truncated checkpoint.
 """
 from __future__ import annotations
 
+import io
 import random
 from pathlib import Path
 
@@ -15,8 +17,12 @@ from attnreid.errors import InputError
 
 
 def save(path: str | Path, payload: dict) -> None:
+    """Write atomically (see attnreid.atomic). Serialised in memory first: torch's own file writer
+    turns a full disk into an opaque RuntimeError, a plain write gives the OSError atomic_path names."""
+    buf = io.BytesIO()
+    torch.save(payload, buf)
     with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buf.getbuffer())
 
 
 def rng_state() -> dict:

@@ -39,16 +39,23 @@ def load_model(ckpt_path: str, digest: str | None, dev):
 
 
 def extract(ckpt_path: str, digest: str, index_csv: str, out: str, eval_cfg: dict, threads: int) -> None:
-    """Write features.npz: <split>_feat, <split>_pid, <split>_camid, <split>_path, and the train meta."""
+    """Write features.npz: <split>_feat, <split>_pid, <split>_camid, <split>_path, and the train meta.
+    Splits: query, gallery, and gt_bbox (the multi-query images of the queries' identities and
+    cameras, Market-1501's hand-drawn boxes) when the index has them."""
     torch.set_num_threads(threads)
     dev = runtime.device("auto")
     model, ckpt = load_model(ckpt_path, digest, dev)
     t = ckpt["config"]["train"]
     df, _ = index_io.read(index_csv)
     arrays = {"train_meta": np.array(json.dumps(ckpt["meta"]))}
-    for split in SPLITS:
-        part = index_io.split(df, split)
-        data = ReIDImages(part, test_transform(t["height"], t["width"]))
+    parts = {split: index_io.split(df, split) for split in SPLITS}
+    gt = index_io.split(df, "gt_bbox")
+    queries = set(zip(parts["query"].pid, parts["query"].camid))
+    gt = gt[np.array([key in queries for key in zip(gt.pid, gt.camid)], dtype=bool)].reset_index(drop=True)
+    if len(gt):
+        parts["gt_bbox"] = gt
+    for split, part in parts.items():
+        data = ReIDImages(part, test_transform(t["height"], t["width"], t["normalize"]))
         arrays[f"{split}_feat"] = features(model, data, dev, eval_cfg["batch_size"], eval_cfg["flip"])
         arrays[f"{split}_pid"] = part.pid.to_numpy()
         arrays[f"{split}_camid"] = part.camid.to_numpy()

@@ -1,13 +1,19 @@
 """Device, threads, seeds and the provenance recorded beside every output."""
 from __future__ import annotations
 
+import json
 import os
-import platform
 import random
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import torch
+
+from attnreid.atomic import write_text
+from attnreid.pseudo.provenance import versions
+
+PACKAGES = ("attnreid", "torch", "torchvision", "numpy", "pillow", "pandas", "scipy", "dvclive")
 
 
 def setup(seed: int, threads: int, deterministic: bool) -> None:
@@ -30,12 +36,32 @@ def device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def provenance() -> dict:
-    import torchvision
+def code_version() -> str:
+    """The git commit of the attnreid source, `+dirty` when tracked files differ from it; `unknown`
+    outside a git checkout."""
+    def git(*args: str) -> str:
+        try:
+            res = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, cwd=Path(__file__).parent)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return res.stdout.strip() if res.returncode == 0 else ""
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "numpy": np.__version__, "code_version": commit or "unknown"}
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def provenance() -> dict:
+    """Python and package versions (flat: python, torch, ...), torch's build and CUDA, the code version."""
+    return {**versions(*PACKAGES), "torch_build": torch.__version__, "cuda": torch.version.cuda or "none",
+            "code_version": code_version()}
+
+
+def write_record(path: str | Path, cell_cfg: dict, digest: str, meta: dict) -> None:
+    """`run.json` beside a cell's outputs: its seed, code version, package versions, the params it
+    ran with (the cell config and its digest) and where it resumed; written atomically."""
+    record = {"cell": cell_cfg["cell"], "seed": cell_cfg["seed"], "config_digest": digest, "params": cell_cfg,
+              "resumed_at": meta["resumed_at"], "device": meta["device"], "threads": meta["threads"],
+              "versions": {k: meta[k] for k in ("code_version", "python", *PACKAGES, "torch_build", "cuda")}}
+    write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")

@@ -46,7 +46,15 @@ def evaluate_multi_query(q_feats, q_pids, q_camids, g_feats, g_pids, g_camids, p
     when given. The Market-1501 paper picks one query image per identity per camera, so per-query
     and per-group evaluation give the same numbers on Market itself.
     """
-    q_feats, g_feats = _numpy(q_feats), _numpy(g_feats)
+    probes, probe_pids, probe_camids = multi_query_probes(q_feats, q_pids, q_camids, pool, probe_pids, probe_camids)
+    distmat = pairwise_distance(probes, _numpy(g_feats), metric)
+    return evaluate(distmat, probe_pids, g_pids, probe_camids, g_camids, max_rank)
+
+
+def multi_query_probes(q_feats, q_pids, q_camids, pool: str = "avg", probe_pids=None, probe_camids=None):
+    """The probes of :func:`evaluate_multi_query` as (pooled features, pids, camids), one per
+    (pid, camid) group of ``q_feats`` or one per row of ``probe_pids``/``probe_camids``."""
+    q_feats = _numpy(q_feats)
     q_pids, q_camids = _ids(q_pids, "q_pids", len(q_feats)), _ids(q_camids, "q_camids", len(q_feats))
     keys, group = np.unique(np.stack([q_pids, q_camids], 1), axis=0, return_inverse=True)
     group = group.ravel()
@@ -70,8 +78,7 @@ def evaluate_multi_query(q_feats, q_pids, q_camids, g_feats, g_pids, g_camids, p
         if missing:
             raise ValueError(f"probe_pids/probe_camids: (pid, camid) {missing[0]} has no image in q_feats")
         probe_group = np.array([index[pc] for pc in zip(probe_pids.tolist(), probe_camids.tolist())], dtype=np.intp)
-    distmat = pairwise_distance(pooled[probe_group].astype(q_feats.dtype), g_feats, metric)
-    return evaluate(distmat, probe_pids, g_pids, probe_camids, g_camids, max_rank)
+    return pooled[probe_group].astype(q_feats.dtype), probe_pids, probe_camids
 
 
 def evaluate_partial(distmat, q_pids, g_pids, ranks=(1, 3), trials: int | None = None, seed: int = 0,

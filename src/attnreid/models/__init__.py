@@ -4,7 +4,9 @@
 A model is an nn.Module that in training mode returns a dict of outputs and implements
 `losses(outputs, batch) -> dict[str, Tensor]` (weighted terms, summed by the loop), and in eval
 mode returns the inference embedding [N, D]. Pretrained layers live under `model.backbone` (they
-get train.pretrained_lr_mult x the learning rate). The training loop knows nothing else about it.
+get train.pretrained_lr_mult x the learning rate). The training loop knows nothing else about it,
+except whether the cell trains on pseudo-labels (`register(name, pseudo_labels=predicate)`): then
+each batch also carries `mask` [N, H, W] and `keypoints` [N, 17, 3] (see data/dataset.py).
 """
 from __future__ import annotations
 
@@ -13,13 +15,22 @@ from typing import Callable
 from attnreid.errors import InputError
 
 REGISTRY: dict[str, Callable] = {}
+PSEUDO_LABELS: dict[str, Callable[[dict], bool]] = {}  # model name -> does this cell config need them
 
 
-def register(name: str):
+def register(name: str, pseudo_labels: Callable[[dict], bool] | None = None):
     def deco(builder):
         REGISTRY[name] = builder
+        if pseudo_labels is not None:
+            PSEUDO_LABELS[name] = pseudo_labels
         return builder
     return deco
+
+
+def needs_pseudo_labels(cell_cfg: dict) -> bool:
+    """Whether the cell's model trains on the pseudo-label masks/keypoints."""
+    _load_all()
+    return PSEUDO_LABELS.get(cell_cfg["model"], lambda _: False)(cell_cfg)
 
 
 def build(cell_cfg: dict, num_classes: int):

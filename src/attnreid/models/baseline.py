@@ -35,7 +35,11 @@ class Baseline(nn.Module):
         self.triplet_margin = triplet_margin
 
     def forward(self, x):
-        feat = F.adaptive_avg_pool2d(self.backbone(x), 1).flatten(1)
+        return self.head(self.backbone(x))
+
+    def head(self, f4):
+        """Outputs from the stage-4 map (DAAF runs the backbone itself and calls this)."""
+        feat = F.adaptive_avg_pool2d(f4, 1).flatten(1)
         emb = self.neck(feat)
         if not self.training:
             return emb

@@ -23,12 +23,14 @@ DATASET_TITLES = {
 
 @dataclass(frozen=True)
 class Row:
-    """One table row. `reported` maps "dataset/metric" to the paper's number (percent)."""
+    """One table row. `reported` maps "dataset/metric" to the paper's number (percent).
+    `query`: "single" (the standard protocol) or "multi" (Market-1501 multi-query, from gt_bbox)."""
 
     label: str
     method: str | None = None
     rerank: bool = False
     reported: dict[str, float] = field(default_factory=dict)
+    query: str = "single"
 
 
 @dataclass(frozen=True)

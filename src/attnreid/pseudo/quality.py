@@ -77,19 +77,28 @@ def compare(labels: Labels, ref: Labels, use_masks: bool = True) -> dict:
 def compare_folders(folder: str | Path, ref_folder: str | Path) -> dict:
     """Compare two pseudo-label folders; masks count unless the reference's are borrowed (import)."""
     ref_prov = store.read_json(ref_folder, "provenance.json")
+    prov = store.read_json(folder, "provenance.json")
     out = compare(store.read(folder), store.read(ref_folder), use_masks=ref_prov["backend"] != "import")
-    return {"labels": store.read_json(folder, "provenance.json")["backend"], "reference": ref_prov["backend"],
-            "reference_is_ground_truth": bool(ref_prov.get("ground_truth")), **out}
+    return {"dataset": prov["dataset"], "labels": prov["backend"], "reference": ref_prov["backend"],
+            "reference_is_ground_truth": bool(ref_prov.get("ground_truth")),
+            "detection_rate": store.read_json(folder, "quality.json")["detection_rate"], **out}
+
+
+COLUMNS = (("dataset", "dataset", "{}"), ("labels", "labels", "{}"), ("reference", "reference", "{}"),
+           ("images", "images", "{}"), ("detection_rate", "person found", "{:.3f}"), ("mask_iou", "mask IoU", "{:.3f}"),
+           (f"pck@{PCK_ALPHA}", f"PCK@{PCK_ALPHA}", "{:.3f}"), ("invented", "invented", "{:.3f}"))
 
 
 def markdown(rows: list[dict]) -> str:
-    """A table of compare_folders results, one row each."""
-    key = f"pck@{PCK_ALPHA}"
-    lines = ["| labels | reference | images | mask IoU | PCK@0.1 | invented |", "|---|---|---:|---:|---:|---:|"]
+    """A table of comparison rows (compare_folders' keys), one row each; n/a where a number is missing."""
+    lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+             "|" + "|".join("---" if fmt == "{}" and key != "images" else "---:" for key, _, fmt in COLUMNS) + "|"]
     for r in rows:
-        ref = r["reference"] + (" (ground truth)" if r["reference_is_ground_truth"] else "")
-        iou = "n/a" if r.get("mask_iou") is None else f"{r['mask_iou']:.3f}"
-        pck = "n/a" if r[key] is None else f"{r[key]:.3f}"
-        inv = "n/a" if r["invented"] is None else f"{r['invented']:.3f}"
-        lines.append(f"| {r['labels']} | {ref} | {r['images']} | {iou} | {pck} | {inv} |")
+        cells = []
+        for key, _, fmt in COLUMNS:
+            val = r.get(key)
+            if key == "reference" and r["reference_is_ground_truth"]:
+                val = f"{val} (ground truth)"
+            cells.append("n/a" if val is None else fmt.format(val))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

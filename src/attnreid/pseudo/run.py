@@ -50,10 +50,16 @@ def _describe(backend: str, cfg: dict) -> str:
     return f"{backend} (machine labels)"
 
 
-def run(dataset: str, index_csv: str | Path, out_dir: str | Path, cfg: dict) -> dict:
-    """Write the pseudo-label folder `out_dir` for the index; return its provenance record."""
+def run(dataset: str, index_csv: str | Path, out_dir: str | Path, cfg: dict, backend: str | None = None,
+        max_images: int | None = None) -> dict:
+    """Write the pseudo-label folder `out_dir` for the index; return its provenance record.
+
+    `backend` overrides cfg's; `max_images` labels only the first rows of the index (the backends report).
+    """
     df, meta = index_io.read(index_csv)
-    backend = cfg["backend"]
+    if max_images is not None:
+        df = df.head(max_images)
+    backend = backend or cfg["backend"]
     prov = {"dataset": dataset, "backend": backend, "images": len(df), "index_sha256": sha256(index_csv),
             "attnreid": versions("attnreid")["attnreid"]}
     if backend == "none":

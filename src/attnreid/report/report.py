@@ -18,6 +18,10 @@ def render(grid, out_md: str) -> None:
         lines += [f"## Table `{tid}`", ""] + ["#" + ln if ln.startswith("# ") else ln for ln in body]
         lines += ["", f"Files: `{md}`, `.csv`, `.tex`. Cells: " +
                   ", ".join(f"`{c.id}`" for c in grid.table_cells(tid)), ""]
+    if grid.pseudo_report_outs():
+        md = Path(grid.pseudo_report_outs()[0])
+        lines += ["## Pseudo-label backends", ""] + ["#" + ln if ln.startswith("# ") else ln
+                                                      for ln in md.read_text().splitlines()[1:]] + [""]
     for fid in grid.params["figures"]:
         f = papers.figure(fid)
         png = Path(grid.figure_out(fid))

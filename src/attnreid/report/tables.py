@@ -16,7 +16,12 @@ from attnreid.grid import Cell
 from attnreid.papers.spec import DATASET_TITLES, Table
 
 
-def _metric(metrics: dict, name: str, rerank: bool) -> float:
+def _metric(metrics: dict, name: str, rerank: bool, query: str) -> float | None:
+    """A percentage; None when the run has no multi-query result (an index without gt_bbox images)."""
+    if query == "multi":
+        metrics = metrics.get("multi_query")
+        if metrics is None:
+            return None
     return 100.0 * (metrics["rerank"] if rerank else metrics)[name]
 
 
@@ -31,10 +36,12 @@ def long_form(table: Table, grid) -> pd.DataFrame:
                 if row.method:
                     for seed in grid.params["seeds"]:
                         path = grid.metrics(Cell(stand_in, row.method, seed))
-                        vals.append(_metric(json.loads(Path(path).read_text()), m, row.rerank))
+                        val = _metric(json.loads(Path(path).read_text()), m, row.rerank, row.query)
+                        vals += [] if val is None else [val]
                 paper = row.reported.get(f"{ds}/{m}")
                 mean = float(np.mean(vals)) if vals else None
-                recs.append({"row": row.label, "method": row.method or "", "rerank": row.rerank, "dataset": ds,
+                recs.append({"row": row.label, "method": row.method or "", "rerank": row.rerank, "query": row.query,
+                             "dataset": ds,
                              "stand_in": stand_in, "metric": m, "mean": mean,
                              "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else None, "n_seeds": len(vals),
                              "paper": paper, "delta": (mean - paper) if mean is not None and paper is not None else None})
@@ -42,7 +49,7 @@ def long_form(table: Table, grid) -> pd.DataFrame:
 
 
 def _cell_text(r) -> str:
-    parts = []
+    parts = ["n/a"] if r["method"] and not r["n_seeds"] else []  # a run without this protocol
     if r["mean"] is not None and not pd.isna(r["mean"]):
         parts.append(f"{r['mean']:.1f}" + (f" ± {r['std']:.1f}" if r["std"] is not None and not pd.isna(r["std"]) else ""))
     if r["paper"] is not None and not pd.isna(r["paper"]):

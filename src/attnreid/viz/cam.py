@@ -36,7 +36,7 @@ def cell_model(grid, cell: Cell, dev):
 
 
 def load_batch(paths, train_cfg: dict, dev) -> torch.Tensor:
-    tf = test_transform(train_cfg["height"], train_cfg["width"])
+    tf = test_transform(train_cfg["height"], train_cfg["width"], train_cfg["normalize"])
     return torch.stack([tf(Image.open(p).convert("RGB")) for p in paths]).to(dev)
 
 

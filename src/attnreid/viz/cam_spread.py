@@ -3,6 +3,9 @@ shows examples): bars and a table of the normalised CAM entropy and the area abo
 (analysis/cam.py), averaged over test images (query + gallery, junk and distractors left out;
 at most MAX_IMAGES, evenly spaced, so the figure stays cheap on a CPU), mean ± std over seeds.
 Each image's CAM is for its top-1 class of that stage's classifier. Reads checkpoints and the index.
+
+Also the plumbing of every per-model test-set measure figure (cam_mse): `measure_by_model` with
+another measure, then `plot`.
 """
 from __future__ import annotations
 
@@ -28,8 +31,9 @@ def test_images(index_csv: str):
     return test.iloc[keep].reset_index(drop=True)
 
 
-def spread_by_model(figure, grid) -> dict[str, dict[int, dict[str, list[float]]]]:
-    """{"method (stand-in)": {stage: {measure: [value per seed]}}}."""
+def measure_by_model(figure, grid, measure=mean_spread) -> dict[str, dict[int, dict[str, list[float]]]]:
+    """{"method (stand-in)": {stage: {name: [value per seed]}}}; `measure(model, data, dev)` gives
+    {stage: {name: mean over the images of data}} for one cell."""
     dev = runtime.device("auto")
     out = {}
     for ds in figure.datasets:
@@ -39,8 +43,8 @@ def spread_by_model(figure, grid) -> dict[str, dict[int, dict[str, list[float]]]
             per_stage = out.setdefault(f"{method} ({stand_in})", {})
             for seed in grid.params["seeds"]:
                 model, t = cell_model(grid, Cell(stand_in, method, seed), dev)
-                data = ReIDImages(images, test_transform(t["height"], t["width"]))
-                for stage, vals in mean_spread(model, data, dev).items():
+                data = ReIDImages(images, test_transform(t["height"], t["width"], t["normalize"]))
+                for stage, vals in measure(model, data, dev).items():
                     for key, val in vals.items():
                         per_stage.setdefault(stage, {}).setdefault(key, []).append(val)
     return out
@@ -53,13 +57,17 @@ def _text(vals) -> str:
 
 
 def draw(figure, grid, out_png: str) -> None:
-    stats = spread_by_model(figure, grid)
+    plot(figure, grid, measure_by_model(figure, grid), MEASURES, out_png)
+
+
+def plot(figure, grid, stats: dict, measures, out_png: str) -> None:
+    """Bars (mean ± std over seeds, per stage) and a table of `stats` for each (name, label) of `measures`."""
     stages = sorted({s for per_stage in stats.values() for s in per_stage})
-    fig = plt.figure(figsize=(5.5 * len(MEASURES), 6.5))
-    layout = fig.add_gridspec(2, len(MEASURES), height_ratios=[3, 2])
-    bars = [fig.add_subplot(layout[0, i]) for i in range(len(MEASURES))]
+    fig = plt.figure(figsize=(5.5 * len(measures), 6.5))
+    layout = fig.add_gridspec(2, len(measures), height_ratios=[3, 2])
+    bars = [fig.add_subplot(layout[0, i]) for i in range(len(measures))]
     width = 0.8 / len(stats)
-    for ax, (key, label) in zip(bars, MEASURES):
+    for ax, (key, label) in zip(bars, measures):
         for i, (name, per_stage) in enumerate(stats.items()):
             xs = [s for s in stages if s in per_stage]
             vals = [per_stage[s][key] for s in xs]
@@ -72,9 +80,9 @@ def draw(figure, grid, out_png: str) -> None:
     bottom = fig.add_subplot(layout[1, :])
     bottom.axis("off")
     table = bottom.table(
-        cellText=[[_text(per_stage.get(s, {}).get(key, [])) for s in stages for key, _ in MEASURES]
+        cellText=[[_text(per_stage.get(s, {}).get(key, [])) for s in stages for key, _ in measures]
                   for per_stage in stats.values()],
-        rowLabels=list(stats), colLabels=[f"S{s} {key}" for s in stages for key, _ in MEASURES],
+        rowLabels=list(stats), colLabels=[f"S{s} {key}" for s in stages for key, _ in measures],
         loc="center", cellLoc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(7)

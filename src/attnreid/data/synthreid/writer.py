@@ -10,6 +10,7 @@ Nothing in it depends on time, paths or order of writing: identical configs give
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
 import json
@@ -42,7 +43,8 @@ class DatasetWriter:
         self._dirs: set[Path] = set()
 
     def __enter__(self) -> DatasetWriter:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        for stale in self.out.parent.glob(f"{glob.escape(self.out.name)}.tmp-*"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
         self.tmp.mkdir(parents=True)
         return self
 

@@ -1,0 +1,136 @@
+"""SAG: Self Attention Grid for person re-identification; `depths` gives every model of Table 1.
+
+What the paper says (section 3, 4.3, 4.6) and what is chosen where it is silent:
+- Two branches share one ResNet (`model.backbone`, one parameter set): the low-resolution branch
+  sees the input I2 (train.height x train.width, 160x64 in the paper), the high-resolution branch
+  I1 = I2 up-sampled x2 bilinearly (320x128). BN layers of the shared backbone normalise each
+  branch with its own batch statistics (two forward calls).
+- A SAG module after residual stage i (attention depth D_i, `depths`): on the low branch's map f2,
+  1x1 conv -> BN -> ReLU -> softmax over all h*w positions = the one-channel grid G (sums to 1
+  per image); at 160x64, D1 40x16, D2 20x8, D3 10x4, D4 5x2 (the sizes follow the input).
+- The high branch's map f1 of the same stage is down-sampled by a max filter over
+  non-overlapping 2x2 regions (`max_filter`; at an odd size the last region is the 1-wide
+  remainder, which keeps it the size of f2 at any input) and multiplied by G, broadcast over the
+  channels (Eq. 6). Chosen: the product is scaled by h*w (`attend`), so the GAP of the attended
+  map is the G-weighted sum of f1 (the paper's "weighted arithmetic mean" summary vector) and a
+  uniform grid gives f1 itself; the constant is otherwise absorbed by the next stage's BN and
+  cancels under Eq. 7.
+- Eq. 7 (L2 normalisation of the attended map, eps 1e-12) at the depths in `l2_norm`: the paper
+  finds it helps at D1-D3 and hurts at D4, so the default is [1, 2, 3]. Chosen: the norm is over
+  the whole attended map of an image (C x h x w); per position over channels would cancel G.
+- Where the attended map goes (the paper is silent): `merge: replace` (default) - it replaces the
+  low branch's map and flows on to the next stage and, after the last stage, to the classifier;
+  the high branch goes on unattended (up to the deepest SAG only). `merge: add` - it is added to
+  the low branch's map (a residual reading of "combine them with the output feature maps").
+- Classifier: GAP of the low branch's stage-4 map -> one fully-connected layer (with bias) over
+  the training identities, cross-entropy (train.label_smoothing; 0 in the paper's recipe).
+  Inference embedding: the pooled feature. `depths: []` is the baseline (the low branch alone).
+- The SAG convs and BNs are new layers: they train at the classifier's rate, the backbone at
+  train.pretrained_lr_mult x that rate (0.01 / 0.1 in the paper's recipe).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from attnreid.errors import InputError
+from attnreid.models import register
+from attnreid.models.args import model_args
+from attnreid.models.backbone import ResNetStages
+
+DEPTHS = (1, 2, 3, 4)
+MERGES = ("replace", "add")
+DEFAULTS = {"depths": [4], "l2_norm": [1, 2, 3], "merge": "replace"}
+UPSAMPLE = 2  # I1 = I2 up-sampled x2 (Eq. 1); the 2x2 max filter undoes it
+
+
+def max_filter(f1: torch.Tensor) -> torch.Tensor:
+    """Max over non-overlapping 2x2 regions ([N, C, H, W] -> [N, C, ceil(H/2), ceil(W/2)])."""
+    return F.max_pool2d(f1, kernel_size=2, stride=2, ceil_mode=True)
+
+
+def attend(f1: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """h*w * maxfilter(f1) * G, G [N, 1, h, w] broadcast over the channels (Eq. 6, scaled)."""
+    h, w = grid.shape[-2:]
+    return max_filter(f1) * grid * (h * w)
+
+
+def l2_normalise(v: torch.Tensor) -> torch.Tensor:
+    """Eq. 7 over each image's whole map: v / max(||v||_2, 1e-12)."""
+    return F.normalize(v.flatten(1), dim=1, eps=1e-12).view_as(v)
+
+
+class SAGModule(nn.Module):
+    """f2 -> G: 1x1 conv (C -> 1) -> BN -> ReLU -> softmax over all positions; [N, 1, h, w], sums to 1."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 1, kernel_size=1, bias=False)
+        self.bn = nn.BatchNorm2d(1)
+
+    def forward(self, f2: torch.Tensor) -> torch.Tensor:
+        e = F.relu(self.bn(self.conv(f2)))
+        return torch.softmax(e.flatten(1), dim=1).view_as(e)
+
+
+class SAG(nn.Module):
+    def __init__(self, backbone: ResNetStages, num_classes: int, *, depths: list[int], l2_norm: list[int],
+                 merge: str, label_smoothing: float):
+        super().__init__()
+        self.backbone = backbone
+        self.depths, self.l2_norm, self.merge = sorted(depths), set(l2_norm), merge
+        self.label_smoothing = label_smoothing
+        self.sag = nn.ModuleDict({str(d): SAGModule(backbone.channels[d - 1]) for d in self.depths})
+        self.classifier = nn.Linear(backbone.channels[-1], num_classes)
+        nn.init.normal_(self.classifier.weight, std=0.001)
+        nn.init.zeros_(self.classifier.bias)
+
+    def _forward_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """The low branch's final map and the grid G of each depth."""
+        b = self.backbone
+        deepest = self.depths[-1] if self.depths else 0
+        f2 = b.stem(x)
+        f1 = b.stem(F.interpolate(x, scale_factor=UPSAMPLE, mode="bilinear", align_corners=False)) if deepest else None
+        grids = {}
+        for d, layer in enumerate((b.layer1, b.layer2, b.layer3, b.layer4), start=1):
+            f2 = layer(f2)
+            if d > deepest:
+                continue
+            f1 = layer(f1)
+            if d in self.depths:
+                grids[d] = self.sag[str(d)](f2)
+                v = attend(f1, grids[d])
+                if d in self.l2_norm:
+                    v = l2_normalise(v)
+                f2 = v if self.merge == "replace" else f2 + v
+        return f2, grids
+
+    def forward(self, x):
+        feat = self._forward_maps(x)[0].mean((2, 3))
+        if not self.training:
+            return feat
+        return {"logits": self.classifier(feat)}
+
+    def losses(self, out: dict, batch: dict) -> dict:
+        return {"ce": F.cross_entropy(out["logits"], batch["pid"], label_smoothing=self.label_smoothing)}
+
+    @torch.no_grad()
+    def attention_grids(self, x: torch.Tensor) -> dict[int, torch.Tensor]:
+        """{depth: G [N, h, w]} (Fig. 4); each sums to 1 per image."""
+        return {d: g[:, 0] for d, g in self._forward_maps(x)[1].items()}
+
+
+@register("sag")
+def build(cell_cfg: dict, num_classes: int) -> SAG:
+    args = model_args(cell_cfg, DEFAULTS)
+    where = f"params.yaml: methods.{cell_cfg['method']}.args"
+    for key in ("depths", "l2_norm"):
+        if not set(args[key]) <= set(DEPTHS) or len(set(args[key])) != len(args[key]):
+            raise InputError(f"{where}.{key}: distinct depths among {list(DEPTHS)}")
+    if args["merge"] not in MERGES:
+        raise InputError(f"{where}.merge: one of {list(MERGES)}")
+    t = cell_cfg["train"]
+    backbone = ResNetStages(t["backbone"], t["last_stride"], t["pretrained"])
+    return SAG(backbone, num_classes, depths=args["depths"], l2_norm=args["l2_norm"], merge=args["merge"],
+               label_smoothing=t["label_smoothing"])

@@ -1,0 +1,79 @@
+"""DAAF Fig. 7: HAB's predicted person masks beside the pseudo-label masks it was trained on.
+
+Rows: NUM_IMAGES query images (spread evenly over the query split) of each figure dataset, first
+seed; columns: the image, its pseudo-label mask (the pseudo_labels stage's folder of that dataset,
+the "same mask detector as training"), and for each method HAB's output clipped to [0, 1] (the
+branch run in eval mode, kept at inference for this figure only). Also the plumbing of the DAAF
+branch figures (daaf_heatmaps, daaf_shuffle): a cell's DAAF model, test picks and their labels.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from attnreid.data import index as index_io
+from attnreid.data.transforms import PoseTrainTransform
+from attnreid.engine import runtime
+from attnreid.engine.extract import load_model
+from attnreid.errors import InputError
+from attnreid.grid import Cell
+from attnreid.pseudo import store as pseudo_store
+from attnreid.viz.cam import load_batch, show
+from attnreid.viz.common import plt, save
+
+NUM_IMAGES = 4
+
+
+def daaf_model(grid, cell: Cell, branch: str, dev):
+    """The trained DAAF model of a cell (eval mode) and its train config; refused without `branch`."""
+    model, ckpt = load_model(grid.checkpoint(cell), grid.config_digest(cell), dev)
+    if getattr(model, branch, None) is None:
+        raise InputError(f"{cell.id}: model '{ckpt['config']['model']}' has no DAAF {branch.upper()} branch")
+    return model, ckpt["config"]["train"]
+
+
+def query_picks(grid, stand_in: str, train_cfg: dict):
+    """Paths of NUM_IMAGES query images and their pseudo-label masks [n, H, W] and keypoints [n, 17, 3]
+    at the model's input size (resized like training, without its random steps)."""
+    df, _ = index_io.read(grid.index(stand_in))
+    query = index_io.split(df, "query")
+    rows = np.linspace(0, len(query) - 1, min(NUM_IMAGES, len(query))).astype(int)
+    labels = pseudo_store.read(grid.pseudo(stand_in))
+    where = {p: i for i, p in enumerate(labels.paths)}
+    resize = PoseTrainTransform({"height": train_cfg["height"], "width": train_cfg["width"], "flip": 0, "pad": 0,
+                                 "random_erasing": 0, "normalize": train_cfg["normalize"]})
+    masks, kps = [], []
+    for r in rows:
+        with Image.open(query.abspath[r]) as im:
+            _, m, k = resize(im.convert("RGB"), labels.masks[where[query.path[r]]], labels.keypoints[where[query.path[r]]])
+        masks.append(m)
+        kps.append(k)
+    return [query.abspath[r] for r in rows], torch.stack(masks), torch.stack(kps)
+
+
+def grid_axes(nrows: int, ncols: int):
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 2.3 * nrows + 0.4), squeeze=False)
+    return fig, axes
+
+
+def draw(figure, grid, out_png: str) -> None:
+    dev = runtime.device("auto")
+    seed = grid.params["seeds"][0]
+    rows = []  # (path, train cfg, [(title, map)])
+    for ds in figure.datasets:
+        stand_in = grid.stand_in(ds)
+        models = [(m, *daaf_model(grid, Cell(stand_in, m, seed), "hab", dev)) for m in figure.methods]
+        paths, masks, _ = query_picks(grid, stand_in, models[0][2])
+        with torch.no_grad():
+            preds = [(m, model.branches(load_batch(paths, t, dev))["hab"][:, 0].clamp(0, 1).cpu())
+                     for m, model, t in models]
+        for i, path in enumerate(paths):
+            rows.append((path, models[0][2], [("pseudo-label mask", masks[i])] + [(f"{m}\nHAB", p[i]) for m, p in preds]))
+    fig, axes = grid_axes(len(rows), 1 + len(rows[0][2]))
+    for r, (ax_row, (path, t, panels)) in enumerate(zip(axes, rows)):
+        show(ax_row[0], path, t, title="image" if r == 0 else "")
+        for ax, (title, m) in zip(ax_row[1:], panels):
+            show(ax, path, t, m, title if r == 0 else "")
+    fig.suptitle(figure.title, fontsize=9)
+    save(fig, out_png)

@@ -1,0 +1,207 @@
+"""Faults: every stage killed just before its output lands leaves no output, and the bad-input cases
+of the catalogue not tested elsewhere (the README's fault table lists where the others are) stop
+with one line naming the file or key, exit status 2, and nothing written."""
+from __future__ import annotations
+
+import errno
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from attnreid import models
+from attnreid.atomic import atomic_path, write_text
+from attnreid.cli import main as cli
+from attnreid.config import load
+from attnreid.data import index as index_io
+from attnreid.data.dataset import ReIDImages
+from attnreid.data import transforms
+from attnreid.engine import checkpoint
+from attnreid.errors import InputError
+from attnreid.grid import Cell, Grid
+from conftest import ROOT, env_with_venv, write_market
+
+CELL = "synth-market/baseline/s0"
+KILLPOINT = ROOT / "tests" / "killpoint.py"
+
+
+@pytest.fixture
+def params(tmp_path):
+    """A copy of params.yaml, edited by `params(edit)`; returns its path."""
+    def write(edit=lambda doc: None):
+        doc = yaml.safe_load((ROOT / "params.yaml").read_text())
+        edit(doc)
+        path = tmp_path / "params.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        return path
+    return write
+
+
+def one_line_error(capsys, rc: int, needle: str) -> None:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err and needle in err[-1] and err[-1].startswith("attnreid: error: "), err
+
+
+def fake_model(path, grid: Grid, cell: str, num_classes: int = 4) -> None:
+    """An untrained model.pt of `cell`, as train writes it."""
+    cfg = grid.cell_config(Cell.parse(cell))
+    state = models.build({**cfg, "train": {**cfg["train"], "pretrained": "none"}}, num_classes).state_dict()
+    checkpoint.save(path, {"digest": grid.config_digest(Cell.parse(cell)), "config": cfg, "model": state,
+                           "meta": {"num_classes": num_classes}})
+
+
+# -- kill each stage at the worst moment: its output complete in a temporary, not yet renamed -------
+
+@pytest.mark.filterwarnings("ignore:max_rank")
+def test_each_stage_killed_before_its_output_lands_leaves_none(tmp_path, monkeypatch):
+    """Each stage in a subprocess, SIGKILLed as its (last) output is about to be renamed into place:
+    that output does not exist, so Snakemake and DVC rerun the stage; the rerun cleans the temporary."""
+    monkeypatch.chdir(tmp_path)
+    doc = yaml.safe_load((ROOT / "params.yaml").read_text())
+    doc["datasets"]["toy"] = {"kind": "market1501", "check_counts": False}
+    doc["profiles"]["smoke"]["datasets"]["synth-market"]["synth"] = {
+        "num_train_ids": 2, "num_test_ids": 2, "num_cameras": 2, "cameras_per_id": [2, 2], "num_distractors": 0,
+        "num_junk": 0,
+        "height": 64, "width": 32}
+    doc["profiles"]["smoke"]["pseudo_labels"] = {"backend": "none"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    grid = Grid(load("params.yaml", "smoke"))
+    common = ["--params", "params.yaml", "--profile", "smoke"]
+    write_market(tmp_path / "market", n_ids=4, cams=2, per_cam=2, size=(64, 32))
+    cell = Cell.parse(CELL)
+    fake_model(grid.checkpoint(cell), grid, CELL)
+    idx, feats, metrics = grid.index("synth-market"), grid.features(cell), grid.metrics(cell)
+    stages = [  # (verb arguments, the output whose rename is the kill point, what must not exist then)
+        (["synthesize", "--dataset", "synth-market", "--out", "raw"], "raw", ["raw"]),
+        (["prepare", "--dataset", "toy", "--root", "market", "--out", idx], "index.csv", [idx]),
+        (["pseudo-labels", "--dataset", "synth-market", "--index", idx, "--out", "pseudo"], "pseudo", ["pseudo"]),
+        (["extract", "--cell", CELL, "--index", idx, "--checkpoint", grid.checkpoint(cell), "--out", feats,
+          "--threads", "1"], "features.npz", [feats]),
+        (["evaluate", "--cell", CELL, "--features", feats, "--out", metrics], "s0.json", [metrics]),
+        (["table", "--table", "baseline/table1", "--out", grid.table_outs("baseline/table1")[0]], "table1.tex",
+         grid.table_outs("baseline/table1")[2:]),
+    ]
+    for args, name, absent in stages:
+        if args[0] == "table":  # every cell of the table gets the evaluated metrics
+            for c in grid.table_cells("baseline/table1"):
+                Path(grid.metrics(c)).parent.mkdir(parents=True, exist_ok=True)
+                if c != cell:
+                    shutil.copy(metrics, grid.metrics(c))
+        res = subprocess.run([sys.executable, str(KILLPOINT), f"commit:{name}", "KILL", "--", args[0], *common, *args[1:]],
+                             capture_output=True, text=True, env=env_with_venv(), timeout=300)
+        assert res.returncode == -signal.SIGKILL, (args[0], res.stderr[-2000:])
+        for out in absent:
+            assert not (tmp_path / out).exists(), (args[0], out)
+        stale = [p for p in tmp_path.rglob(f"*{name}.tmp-*")]
+        assert len(stale) == 1, (args[0], stale)
+        assert cli([args[0], *common, *args[1:]]) == 0, args[0]
+        assert all((tmp_path / out).exists() for out in absent) and not stale[0].exists(), args[0]
+
+
+# -- the bad-input catalogue ---------------------------------------------------------------------
+
+def test_nan_features_are_refused(tmp_path, capsys):
+    feats, out = tmp_path / "features.npz", tmp_path / "m.json"
+    q = np.ones((3, 4), np.float32)
+    q[1, 2] = np.nan
+    np.savez(feats, query_feat=q, gallery_feat=np.ones((5, 4), np.float32))
+    rc = cli(["evaluate", "--params", str(ROOT / "params.yaml"), "--profile", "smoke", "--cell", CELL,
+              "--features", str(feats), "--out", str(out)])
+    one_line_error(capsys, rc, f"{feats}: query features contain NaN or inf")
+    assert not out.exists()
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path, capsys):
+    grid = Grid(load(ROOT / "params.yaml", "smoke"))
+    model, feats = tmp_path / "model.pt", tmp_path / "features.npz"
+    fake_model(model, grid, "synth-market/baseline-gap/s0")
+    rc = cli(["extract", "--params", str(ROOT / "params.yaml"), "--profile", "smoke", "--cell", CELL, "--index",
+              str(tmp_path / "index.csv"), "--checkpoint", str(model), "--out", str(feats)])
+    one_line_error(capsys, rc, f"{model}: checkpoint was trained with another config")
+    assert not feats.exists()
+
+
+@pytest.mark.parametrize("edit, args, needle", [
+    (lambda d: None, ["train", "--cell", "synth-market/nope/s0"], "params.yaml: methods.nope: unknown method"),
+    (lambda d: None, ["train", "--cell", "nope/baseline/s0"], "params.yaml: datasets.nope: unknown dataset"),
+    (lambda d: d["profiles"]["smoke"]["stand_ins"].update(market1501="synth-nope"), ["cells"],
+     "params.yaml: datasets.synth-nope: unknown dataset"),
+    (lambda d: d["methods"]["baseline"].update(model="nope"), ["train", "--cell", CELL],
+     "params.yaml: methods.baseline.model: unknown model 'nope'"),
+    (lambda d: d["profiles"]["smoke"].update(seeds=[0, 1, 0]), ["cells"], "seeds: [0, 1, 0] has non-unique elements"),
+])
+def test_unknown_names_and_colliding_cells_in_params(tmp_path, params, capsys, edit, args, needle):
+    write_market(tmp_path / "market", n_ids=4, cams=2, per_cam=2, size=(64, 32))
+    idx = tmp_path / "prepared" / "index.csv"
+    from attnreid.data.datasets import prepare
+
+    prepare("toy", {"kind": "market1501", "check_counts": False}, tmp_path / "market", idx)
+    run = tmp_path / "run"
+    train = ["--index", str(idx), "--pseudo", str(tmp_path / "pseudo"), "--out", str(run / "model.pt"),
+             "--live", str(run / "live"), "--threads", "1"] if args[0] == "train" else []
+    rc = cli([args[0], "--params", str(params(edit)), "--profile", "smoke", *args[1:], *train])
+    one_line_error(capsys, rc, needle)
+    assert not run.exists()
+
+
+def test_a_method_defined_twice_is_a_cell_id_collision(tmp_path, capsys):
+    text = (ROOT / "params.yaml").read_text()
+    at = text.index("\n  baseline:")
+    doubled = text[:at] + "\n  baseline: {model: baseline, args: {neck: none}}" + text[at:]
+    line = doubled[:at + 1].count("\n") + 1
+    (tmp_path / "params.yaml").write_text(doubled)
+    one_line_error(capsys, cli(["cells", "--params", str(tmp_path / "params.yaml")]),
+                   f"params.yaml: not valid YAML (line {line + 1}: duplicate key 'baseline')")
+
+
+def test_image_damaged_after_prepare_is_named_at_train_time(market_root, tmp_path):
+    from attnreid.data.datasets import prepare
+
+    prepare("toy", {"kind": "market1501", "check_counts": False}, market_root, tmp_path / "index.csv")
+    df, _ = index_io.read(tmp_path / "index.csv")
+    data = ReIDImages(index_io.split(df, "train"), transforms.test_transform(64, 32))
+    victim = data.df.abspath[3]
+    with open(victim, "r+b") as fh:
+        fh.truncate(30)
+    with pytest.raises(InputError, match=f"^{re.escape(victim)}: unreadable or corrupt image$"):
+        data[3]
+
+
+@pytest.fixture
+def file_size_limit():
+    """Writes beyond 64 KiB fail as on a full disk (RLIMIT_FSIZE, SIGXFSZ ignored: EFBIG)."""
+    limits, handler = resource.getrlimit(resource.RLIMIT_FSIZE), signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, limits[1]))
+    yield
+    resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+    signal.signal(signal.SIGXFSZ, handler)
+
+
+def full_disk_write(kind: str, path) -> None:
+    if kind == "checkpoint":
+        checkpoint.save(path, {"weights": torch.zeros(100_000)})
+    elif kind == "text":
+        write_text(path, "x" * 100_000)
+    else:  # ENOSPC itself, as a writer raises it
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("kind, reason", [("checkpoint", "file too large"), ("text", "file too large"),
+                                          ("enospc", "no space left on device")])
+def test_disk_full_write_keeps_the_previous_file(tmp_path, file_size_limit, kind, reason):
+    path = tmp_path / "out"
+    path.write_bytes(b"previous")
+    with pytest.raises(InputError) as err:
+        full_disk_write(kind, path)
+    assert str(err.value) == f"{path}: cannot write it: {reason} (left as it was)"
+    assert path.read_bytes() == b"previous" and sorted(tmp_path.iterdir()) == [path]
