@@ -35,7 +35,7 @@ def test_profile_overrides_are_merged_not_replaced():
     (lambda d: d["eval"]["rerank"].update(k1=0), "eval.rerank.k1"),
     (lambda d: d["methods"].update({"Bad Name": {"model": "baseline"}}), "methods"),
     (lambda d: d["datasets"]["synth-market"]["synth"].update(num_ids=3), "datasets.synth-market.synth.num_ids: unknown key"),
-    (lambda d: d["datasets"]["synth-market"]["synth"].update(num_train_ids=0), "datasets.synth-market.synth.num_train_ids"),
+    (lambda d: d["datasets"]["synth-market"]["synth"].update(height=0), "datasets.synth-market.synth.height"),
 ])
 def test_bad_params_name_the_key(tmp_path, edit, key):
     import copy

@@ -124,7 +124,7 @@ class LocalSlurm:
 
     # -- daemons -------------------------------------------------------------------------------------
     def _start(self, name: str, cmd: list[str], ready, **popen) -> None:
-        """Start `cmd` in the foreground (its PID is the daemon's); wait until `ready()` neither raises nor is False."""
+        """Start `cmd` in foreground (its PID is the daemon's); wait until `ready()` neither raises nor is False."""
         log = open(self.folder / f"{name}.out", "w")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **popen)
         log.close()
