@@ -9,31 +9,25 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnreid import config, models, papers
+from attnreid import models, papers
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.camguided import ARRANGEMENTS, upsample
 from attnreid.models.layers import cam_channel_attention, cam_spatial_attention, minmax
-from conftest import ROOT, write_market
+from conftest import params_grid, tiny_cell_cfg, write_market
 
 TABLE1 = papers.table("camguided/table1")
 METHODS = {method: label for label, method in papers.camguided.ARRANGEMENTS}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are tiny: one thread is faster, and far faster on a loaded machine."""
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def grid(profile="smoke") -> Grid:
-    return Grid(config.load(ROOT / "params.yaml", profile))
+grid = params_grid
 
 
 def small_cfg(g: Grid, method: str, **train) -> dict:
-    cfg = g.cell_config(Cell(g.stand_in("market1501"), method, 0))
-    cfg["train"].update({"backbone": "resnet18", "pretrained": "none", "last_stride": 1, **train})
-    return cfg
+    return tiny_cell_cfg(g, method, last_stride=1, **train)
 
 
 def _norm(a: np.ndarray) -> np.ndarray:

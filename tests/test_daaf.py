@@ -10,30 +10,23 @@ import pytest
 import torch
 from PIL import Image
 
-from attnreid import config, models, papers
+from attnreid import models, papers
 from attnreid.data.transforms import FLIP_ORDER, PoseTrainTransform, train_transform
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.daaf_branches import GROUPINGS, PartialBranch, gaussian_heatmaps, stripe_targets
 from attnreid.pseudo import coco
-from conftest import ROOT
+from conftest import params_grid, tiny_cell_cfg
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def grid(profile="smoke") -> Grid:
-    return Grid(config.load(ROOT / "params.yaml", profile))
+grid = params_grid
 
 
 def small_cfg(method: str, g: Grid | None = None, **train) -> dict:
-    g = g or grid()
-    cfg = g.cell_config(Cell(g.stand_in("market1501"), method, 0))
-    cfg["train"].update({"backbone": "resnet18", "pretrained": "none", "height": 64, "width": 32,
-                         "ids_per_batch": 2, "imgs_per_id": 4, **train})
-    return cfg
+    return tiny_cell_cfg(g or grid(), method, height=64, width=32, ids_per_batch=2, imgs_per_id=4, **train)
 
 
 def fake_batch(n=8, h=64, w=32) -> dict:

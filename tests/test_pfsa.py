@@ -9,31 +9,25 @@ import numpy as np
 import pytest
 import torch
 
-from attnreid import config, models, papers
+from attnreid import models, papers
 from attnreid.analysis.cam import spread
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.layers import SpatialAttention, spatial_attention_weights
 from attnreid.viz.cam_pairs import choose_examples
-from conftest import ROOT, write_market
+from conftest import params_grid, tiny_cell_cfg, write_market
 
 TABLE2 = papers.table("pfsa/table2")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are tiny: one thread is faster, and far faster on a loaded machine."""
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def grid(profile="smoke") -> Grid:
-    return Grid(config.load(ROOT / "params.yaml", profile))
+grid = params_grid
 
 
 def small_cfg(g: Grid, method: str, **train) -> dict:
-    cfg = g.cell_config(Cell(g.stand_in("market1501"), method, 0))
-    cfg["train"].update({"backbone": "resnet18", "pretrained": "none", "last_stride": 1, **train})
-    return cfg
+    return tiny_cell_cfg(g, method, last_stride=1, **train)
 
 
 def test_sa_has_no_parameters_and_is_the_definition():

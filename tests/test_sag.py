@@ -11,31 +11,24 @@ import pytest
 import torch
 from PIL import Image
 
-from attnreid import config, models, papers
+from attnreid import models, papers
 from attnreid.data import transforms
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.sag import attend, l2_normalise, max_filter
-from conftest import ROOT, write_market
+from conftest import params_grid, tiny_cell_cfg, write_market
 
 TABLE1 = papers.table("sag/table1")
 SIZES = {1: (40, 16), 2: (20, 8), 3: (10, 4), 4: (5, 2)}  # the paper's, at 160x64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are tiny: one thread is faster, and far faster on a loaded machine."""
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def grid(profile="smoke") -> Grid:
-    return Grid(config.load(ROOT / "params.yaml", profile))
+grid = params_grid
 
 
-def small_cfg(g: Grid, method: str, **train) -> dict:
-    cfg = g.cell_config(Cell(g.stand_in("market1501"), method, 0))
-    cfg["train"].update({"backbone": "resnet18", "pretrained": "none", **train})
-    return cfg
+small_cfg = tiny_cell_cfg
 
 
 def build(method: str, **args):

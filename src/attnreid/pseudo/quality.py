@@ -5,7 +5,8 @@ Against a reference (synthreid's ground truth, or published keypoints): mask IoU
 images whose reference mask is non-empty; PCK@0.1 = share of the reference's keypoints that the
 labels have within 0.1 x the box height, a keypoint they miss counting as wrong. The box height is
 that of the reference mask's bounding box, or the image height where there is no reference mask
-(re-ID crops are person boxes). `invented` = share of predicted keypoints the reference lacks.
+(re-ID crops are person boxes). `invented` = share of predicted keypoints the reference lacks, among
+the names the reference ever has (MATLAB-14 published keypoints have no face points).
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ def compare(labels: Labels, ref: Labels, use_masks: bool = True) -> dict:
     if not pairs:
         raise InputError("pseudo-label comparison: the two label sets share no image path")
     ious, hits, labelled, invented, predicted = [], np.zeros(coco.K), np.zeros(coco.K), 0, 0
+    covered = ref.keypoints[[j for _, j in pairs], :, 2].max(axis=0) > 0  # names the reference's layout has
     for i, j in pairs:
         ref_mask = ref.masks[j]
         if use_masks and ref_mask.any():
@@ -64,8 +66,8 @@ def compare(labels: Labels, ref: Labels, use_masks: bool = True) -> dict:
                                   <= PCK_ALPHA * height)
         hits += near
         labelled += have_r
-        invented += (have_p & ~have_r).sum()
-        predicted += have_p.sum()
+        invented += (have_p & ~have_r & covered).sum()
+        predicted += (have_p & covered).sum()
     out = {"images": len(pairs), f"pck@{PCK_ALPHA}": _rate(hits.sum(), labelled.sum()),
            f"pck@{PCK_ALPHA}_per_name": {k: _rate(hits[i], labelled[i]) for i, k in enumerate(coco.NAMES)},
            "invented": _rate(invented, predicted)}
