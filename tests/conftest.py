@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +82,36 @@ def in_repo(monkeypatch):
 
 def env_with_venv() -> dict:
     env = dict(os.environ)
-    import sys
-
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
     return env
+
+
+COPY = ("Snakefile", "params.yaml", "workflow", "src")
+
+
+def copy_repo(dst: Path) -> Path:
+    """The files a run needs, copied to `dst` (a run there never touches the repository's work/ or results/)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, dst / name)
+    return dst
+
+
+def run(cmd, cwd, timeout=600) -> str:
+    """Run a command with the venv on PATH; fail the test with its output tail unless it succeeds."""
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env_with_venv(), timeout=timeout)
+    assert res.returncode == 0, f"{cmd} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    return res.stdout + res.stderr
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> tuple[Path, str]:
+    """The smoke DAG, run once under the local profile in a temporary copy: (its root, Snakemake's log)."""
+    root = copy_repo(tmp_path_factory.mktemp("smoke") / "repo")
+    log = run([sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/local", "--cores", "2",
+               "--config", "profile=smoke"], root, timeout=1200)
+    return root, log

@@ -1,34 +1,14 @@
 """End to end on the smoke profile, in temporary copies: under Snakemake, and under DVC."""
 import json
 import re
-import shutil
-import subprocess
 import sys
 
 import pytest
 import yaml
 
-from conftest import ROOT, env_with_venv
+from conftest import copy_repo, run
 
 pytestmark = pytest.mark.e2e
-COPY = ("Snakefile", "params.yaml", "workflow", "src")
-
-
-def copy_repo(dst):
-    dst.mkdir(parents=True, exist_ok=True)
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(src, dst / name)
-    return dst
-
-
-def run(cmd, cwd, timeout=600):
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env_with_venv(), timeout=timeout)
-    assert res.returncode == 0, f"{cmd} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
-    return res.stdout + res.stderr
 
 
 def check_results(root):
@@ -41,10 +21,8 @@ def check_results(root):
     assert 0 <= metrics["R1"] <= 1 and len(metrics["cmc"]) == 50 and metrics["train"]["pretrained"] == "none"
 
 
-def test_smoke_under_snakemake(tmp_path):
-    root = copy_repo(tmp_path / "repo")
-    run([sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/local", "--cores", "2",
-         "--config", "profile=smoke"], root)
+def test_smoke_under_snakemake(smoke_run):
+    root, _ = smoke_run
     check_results(root)
     again = run([sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--config", "profile=smoke"], root)
     assert "Nothing to be done" in again

@@ -15,13 +15,15 @@ import pytest
 import yaml
 
 from slurm.cluster import LocalSlurm, Unavailable, ensure_packages, run as slurm_cmd
-from test_e2e import copy_repo, run
+from conftest import copy_repo, run
 
 pytestmark = pytest.mark.e2e
 # Test-only overrides of the profile's polling (its 40 s / 30 s suit a real cluster, not a 19-job DAG).
 FAST_POLLING = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1")
 RUN_TIMEOUT_S = 1200                   # each run is killed past this (Snakemake ignores SIGTERM when it loses jobs)
-TIMING = re.compile(r"seconds|_per_s$")   # keys whose values are wall-clock measurements
+# Keys that may differ between two equal runs: wall-clock measurements, and the git revision the code
+# was at (provenance; the repository may move between the two runs).
+VOLATILE = re.compile(r"seconds|_per_s$|^code_version$")
 
 
 @pytest.fixture
@@ -56,27 +58,25 @@ def sacct_jobs() -> list[dict]:
     return jobs
 
 
-def without_timings(node):
+def deterministic(node):
     if isinstance(node, dict):
-        return {k: without_timings(v) for k, v in node.items() if not TIMING.search(k)}
+        return {k: deterministic(v) for k, v in node.items() if not VOLATILE.search(k)}
     if isinstance(node, list):
-        return [without_timings(v) for v in node]
+        return [deterministic(v) for v in node]
     return node
 
 
 def outputs(root) -> dict:
-    """The deterministic outputs: every cell's metrics JSON (without timings) and every table CSV."""
-    metrics = {p.relative_to(root).as_posix(): without_timings(json.loads(p.read_text()))
+    """The deterministic outputs: every cell's metrics JSON (without VOLATILE keys) and every table CSV."""
+    metrics = {p.relative_to(root).as_posix(): deterministic(json.loads(p.read_text()))
                for p in (root / "work").glob("*/metrics/**/*.json")}
     tables = {p.relative_to(root).as_posix(): p.read_text() for p in (root / "results/tables").glob("**/*.csv")}
     assert metrics and tables
     return {**metrics, **tables}
 
 
-def test_smoke_dag_through_slurm_equals_local_run(tmp_path, cluster):
-    local = copy_repo(tmp_path / "local")
-    local_log = run([sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/local", "--cores", "2",
-                     "--config", "profile=smoke"], local, timeout=RUN_TIMEOUT_S)
+def test_smoke_dag_through_slurm_equals_local_run(tmp_path, cluster, smoke_run):
+    local, local_log = smoke_run
 
     remote = copy_repo(tmp_path / "remote")
     params_path = remote / "params.yaml"          # train asks for a GPU, as on the paper profile
