@@ -115,3 +115,28 @@ def smoke_run(tmp_path_factory) -> tuple[Path, str]:
     log = run([sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/local", "--cores", "2",
                "--config", "profile=smoke"], root, timeout=1200)
     return root, log
+
+
+def untrained_cells(g, methods, cfg_of, featured=()) -> str:
+    """For figure tests: a tiny Market-layout stand-in prepared under the cwd, an untrained
+    checkpoint per method (config `cfg_of(method)`), and features for the `featured` methods.
+    Returns the stand-in's name."""
+    from attnreid import models
+    from attnreid.data.datasets import prepare
+    from attnreid.engine import checkpoint
+    from attnreid.engine.extract import extract
+    from attnreid.grid import Cell
+
+    g.params["seeds"] = [0]
+    stand_in = g.stand_in("market1501")
+    write_market(Path("raw"), n_ids=3, cams=2, per_cam=2, size=(32, 16))
+    prepare(stand_in, {"kind": "synthreid"}, Path("raw"), g.index(stand_in))
+    for method in methods:
+        cell = Cell(stand_in, method, 0)
+        cfg = cfg_of(method)
+        checkpoint.save(g.checkpoint(cell), {"digest": g.config_digest(cell), "config": cfg,
+                                             "model": models.build(cfg, 3).state_dict(), "meta": {"num_classes": 3}})
+        if method in featured:
+            extract(g.checkpoint(cell), g.config_digest(cell), g.index(stand_in), g.features(cell),
+                    {"batch_size": 16, "flip": False}, threads=1)
+    return stand_in

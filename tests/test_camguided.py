@@ -14,7 +14,7 @@ from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.camguided import ARRANGEMENTS, upsample
 from attnreid.models.layers import cam_channel_attention, cam_spatial_attention, minmax
-from conftest import params_grid, tiny_cell_cfg, write_market
+from conftest import params_grid, tiny_cell_cfg, untrained_cells
 
 TABLE1 = papers.table("camguided/table1")
 METHODS = {method: label for label, method in papers.camguided.ARRANGEMENTS}
@@ -168,27 +168,13 @@ def test_table1_grid_expands_to_18_cells_with_the_papers_recipe():
 def test_figures_draw_on_a_tiny_dataset(tmp_path, monkeypatch):
     """Fig. 2 (cam), Fig. 3 (ranklist) and the CAM-vs-A_s MSE, from untrained checkpoints and features."""
     from attnreid import viz
-    from attnreid.data.datasets import prepare
-    from attnreid.engine import checkpoint
-    from attnreid.engine.extract import extract
-    from attnreid.viz.cam_spread import measure_by_model
     from attnreid.viz.cam_mse import mean_attention_mse
+    from attnreid.viz.cam_spread import measure_by_model
 
     monkeypatch.chdir(tmp_path)
     g = grid()
-    g.params["seeds"] = [0]
-    stand_in = g.stand_in("market1501")
-    write_market(tmp_path / "raw", n_ids=3, cams=2, per_cam=2, size=(32, 16))
-    prepare(stand_in, {"kind": "synthreid"}, tmp_path / "raw", g.index(stand_in))
     figures = [papers.figure(f) for f in ("camguided/fig2", "camguided/fig3", "camguided/cam_mse")]
-    for method in METHODS:
-        cell = Cell(stand_in, method, 0)
-        cfg = small_cfg(g, method, height=32, width=16)
-        checkpoint.save(g.checkpoint(cell), {"digest": g.config_digest(cell), "config": cfg,
-                                             "model": models.build(cfg, 3).state_dict(), "meta": {"num_classes": 3}})
-        if method in figures[1].methods:
-            extract(g.checkpoint(cell), g.config_digest(cell), g.index(stand_in), g.features(cell),
-                    {"batch_size": 16, "flip": False}, threads=1)
+    untrained_cells(g, METHODS, lambda m: small_cfg(g, m, height=32, width=16), featured=figures[1].methods)
     for fig in figures:
         out = tmp_path / f"{fig.id}.png"
         viz.draw(fig, g, str(out))

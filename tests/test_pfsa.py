@@ -15,7 +15,7 @@ from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.layers import SpatialAttention, spatial_attention_weights
 from attnreid.viz.cam_pairs import choose_examples
-from conftest import params_grid, tiny_cell_cfg, write_market
+from conftest import params_grid, tiny_cell_cfg, untrained_cells
 
 TABLE2 = papers.table("pfsa/table2")
 
@@ -180,25 +180,12 @@ def test_choose_examples_prefers_the_papers_case():
 def test_cam_figures_draw_on_a_tiny_dataset(tmp_path, monkeypatch):
     """Every PFSA figure kind (fig1 is fig5's kind), from checkpoints of untrained models and features."""
     from attnreid import viz
-    from attnreid.data.datasets import prepare
-    from attnreid.engine import checkpoint
-    from attnreid.engine.extract import extract
 
     monkeypatch.chdir(tmp_path)
     g = grid()
-    g.params["seeds"] = [0]
-    stand_in = g.stand_in("market1501")
-    write_market(tmp_path / "raw", n_ids=3, cams=2, per_cam=2, size=(32, 16))
-    prepare(stand_in, {"kind": "synthreid"}, tmp_path / "raw", g.index(stand_in))
     figures = [papers.figure(f) for f in ("pfsa/fig5", "pfsa/fig5_spread", "pfsa/fig6")]
-    for method in {m for f in figures for m in f.methods}:
-        cell = Cell(stand_in, method, 0)
-        cfg = small_cfg(g, method, height=32, width=16)
-        checkpoint.save(g.checkpoint(cell), {"digest": g.config_digest(cell), "config": cfg,
-                                             "model": models.build(cfg, 3).state_dict(), "meta": {"num_classes": 3}})
-        if method in figures[2].methods:
-            extract(g.checkpoint(cell), g.config_digest(cell), g.index(stand_in), g.features(cell),
-                    {"batch_size": 16, "flip": False}, threads=1)
+    untrained_cells(g, sorted({m for f in figures for m in f.methods}),
+                    lambda m: small_cfg(g, m, height=32, width=16), featured=figures[2].methods)
     for fig in figures:
         out = tmp_path / f"{fig.id}.png"
         viz.draw(fig, g, str(out))

@@ -16,8 +16,7 @@ from attnreid.engine import runtime
 from attnreid.engine.extract import load_model
 from attnreid.errors import InputError
 from attnreid.grid import Cell
-from attnreid.viz.cam import load_batch, show
-from attnreid.viz.common import plt, save
+from attnreid.viz.cam import load_batch, overlay_grid
 
 NUM_IMAGES = 4
 
@@ -56,12 +55,4 @@ def draw(figure, grid, out_png: str) -> None:
                 for i in range(len(paths)):
                     panels[i].append((f"{method}\nD{depth} ({g.shape[1]}x{g.shape[2]})", t, up[i]))
         rows += [(stand_in, path, p) for path, p in zip(paths, panels)]
-    ncols = 1 + len(rows[0][2])
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(1.3 * ncols, 2.4 * len(rows) + 0.4), squeeze=False)
-    for r, (ax_row, (label, path, panels)) in enumerate(zip(axes, rows)):
-        show(ax_row[0], path, panels[0][1], title="image" if r == 0 else "")
-        ax_row[0].set_ylabel(label, fontsize=7)
-        for ax, (title, t, g) in zip(ax_row[1:], panels):
-            show(ax, path, t, g, title if r == 0 else "")
-    fig.suptitle(figure.title, fontsize=9)
-    save(fig, out_png)
+    overlay_grid(rows, figure.title, out_png, col_width=1.3)

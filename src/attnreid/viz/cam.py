@@ -77,12 +77,18 @@ def draw(figure, grid, out_png: str) -> None:
         for i, path in enumerate(paths):
             rows.append((f"{stand_in}\nclass {int(labels[i])}", path,
                          [(f"{m}\nstage {s}", t, cams[s][0][i]) for m, t, cams in per_method for s in stages]))
+    overlay_grid(rows, figure.title, out_png)
+
+
+def overlay_grid(rows, title: str, out_png: str, col_width: float = 1.25) -> None:
+    """One row per image: the image, then its maps overlaid. `rows`: (row label, image path,
+    [(column title, train config, map [H, W] in [0, 1])]), the same columns in every row."""
     ncols = 1 + len(rows[0][2])
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(1.25 * ncols, 2.4 * len(rows) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(col_width * ncols, 2.4 * len(rows) + 0.4), squeeze=False)
     for r, (ax_row, (label, path, panels)) in enumerate(zip(axes, rows)):
         show(ax_row[0], path, panels[0][1], title="image" if r == 0 else "")
         ax_row[0].set_ylabel(label, fontsize=7)
-        for ax, (title, t, cam) in zip(ax_row[1:], panels):
-            show(ax, path, t, cam, title if r == 0 else "")
-    fig.suptitle(figure.title, fontsize=9)
+        for ax, (col, t, heat) in zip(ax_row[1:], panels):
+            show(ax, path, t, heat, col if r == 0 else "")
+    fig.suptitle(title, fontsize=9)
     save(fig, out_png)
