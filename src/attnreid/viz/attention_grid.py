@@ -13,10 +13,8 @@ import torch.nn.functional as F
 
 from attnreid.data import index as index_io
 from attnreid.engine import runtime
-from attnreid.engine.extract import load_model
-from attnreid.errors import InputError
 from attnreid.grid import Cell
-from attnreid.viz.cam import load_batch, overlay_grid
+from attnreid.viz.cam import cell_model, load_batch, overlay_grid
 
 NUM_IMAGES = 4
 
@@ -44,11 +42,7 @@ def draw(figure, grid, out_png: str) -> None:
         paths = _query_picks(grid.index(stand_in))
         panels = [[] for _ in paths]
         for method in figure.methods:
-            cell = Cell(stand_in, method, seed)
-            model, ckpt = load_model(grid.checkpoint(cell), grid.config_digest(cell), dev)
-            if not hasattr(model, "attention_grids"):
-                raise InputError(f"{cell.id}: model '{ckpt['config']['model']}' has no attention grids")
-            t = ckpt["config"]["train"]
+            model, t = cell_model(grid, Cell(stand_in, method, seed), dev, needs="attention_grids")
             x = load_batch(paths, t, dev)
             for depth, g in sorted(model.attention_grids(x).items()):
                 up = blocks(g, x.shape[-2:])

@@ -27,11 +27,15 @@ from attnreid.viz.common import plt, save
 NUM_IMAGES = 4
 
 
-def cell_model(grid, cell: Cell, dev):
-    """The trained model of a cell (eval mode) and its train config; one that has no CAMs is refused."""
+NEEDS = {"cam": "class activation maps", "attention_grids": "attention grids"}
+
+
+def cell_model(grid, cell: Cell, dev, needs: str = "cam"):
+    """The trained model of a cell (eval mode) and its train config; one without the method a figure
+    draws (`needs`, a key of NEEDS) is refused."""
     model, ckpt = load_model(grid.checkpoint(cell), grid.config_digest(cell), dev)
-    if not hasattr(model, "cam"):
-        raise InputError(f"{cell.id}: model '{ckpt['config']['model']}' has no class activation maps (no `cam`)")
+    if not hasattr(model, needs):
+        raise InputError(f"{cell.id}: model '{ckpt['config']['model']}' has no {NEEDS[needs]} (no `{needs}`)")
     return model, ckpt["config"]["train"]
 
 
