@@ -40,7 +40,7 @@ def main() -> None:
     t = cfg["train"]
     runtime.setup(0, args.threads, t["deterministic"])
     dev = runtime.device(t["device"])
-    data, _, loader = train_data(cfg, args.index, args.pseudo)
+    data, _, loader, _ = train_data(cfg, args.index, args.pseudo)
     model, pretrained = build_model(cfg, data.num_classes, dev)
     opt = build_optimizer(model, t, pretrained != "none")
     model.train()

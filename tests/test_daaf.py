@@ -228,7 +228,7 @@ def test_training_step_with_both_branches_on_synthreid(synth_with_oracle):
 
     index, pseudo = synth_with_oracle
     cfg = small_cfg("daaf-trinet")
-    data, _, loader = train_data(cfg, str(index), str(pseudo))
+    data, _, loader, _ = train_data(cfg, str(index), str(pseudo))
     batch = next(iter(loader))
     assert batch["mask"].shape == (8, 64, 32) and batch["keypoints"].shape == (8, coco.K, 3)
     assert 0.05 < float(batch["mask"].mean()) < 0.9 and (batch["keypoints"][..., 2] > 0).any()
@@ -248,7 +248,7 @@ def test_models_without_pseudo_labels_get_plain_batches_and_none_backend_is_refu
     from attnreid.engine.train import train_data
 
     index, pseudo = synth_with_oracle
-    _, _, loader = train_data(small_cfg("daaf-trinet-base"), str(index), None)
+    _, _, loader, _ = train_data(small_cfg("daaf-trinet-base"), str(index), None)
     assert set(next(iter(loader))) == {"img", "pid", "camid", "index"}
     (tmp_path / "provenance.json").write_text(json.dumps({"backend": "none"}))
     with pytest.raises(InputError, match=r"^params.yaml: pseudo_labels.backend: none, but methods.daaf-trinet "):

@@ -3,7 +3,9 @@
 Each epoch: batches from the sampler, the model's weighted loss terms summed, SGD/Adam step;
 the scheduler steps per epoch. After each epoch the full state (model, optimiser, scheduler, RNG
 states of torch, numpy, python and CUDA; the sampler's is (seed, epoch)) goes to `checkpoint.pt`
-beside the model, atomically, and dvclive logs the losses, learning rate and throughput. SIGTERM,
+beside the model, atomically, and dvclive logs the losses, learning rate and throughput. With
+`train.validation` on (engine/validation.py), held-out identities score the model every few epochs
+and the best epoch's weights, kept in the checkpoint, become the model. SIGTERM,
 SIGUSR1 or SIGINT checkpoints after the current batch, with the batch position, and stops; a rerun
 continues from the newest complete checkpoint as if never stopped.
 """
@@ -23,7 +25,7 @@ from attnreid.data import index as index_io
 from attnreid.data.dataset import ReIDImages
 from attnreid.data.samplers import build as build_sampler
 from attnreid.data.transforms import PoseTrainTransform, train_transform
-from attnreid.engine import checkpoint, runtime
+from attnreid.engine import checkpoint, runtime, validation
 from attnreid.engine.optim import build_optimizer, build_scheduler
 from attnreid.errors import InputError, Interrupted
 from attnreid.pseudo import store as pseudo_store
@@ -36,16 +38,17 @@ def _collate(items: list[dict]) -> dict:
 
 
 def train_data(cell_cfg: dict, index_csv: str, pseudo_dir: str | None = None):
-    """The training split of a cell as (dataset, batch sampler, loader). `pseudo_dir` is the
-    dataset's pseudo-label folder (read by models that train on masks/keypoints)."""
+    """The training split of a cell as (dataset, batch sampler, loader, validation split or None).
+    `pseudo_dir` is the dataset's pseudo-label folder (read by models that train on masks/keypoints)."""
     t = cell_cfg["train"]
     df, _ = index_io.read(index_csv)
+    train_df, val = validation.hold_out(index_io.split(df, "train"), t["validation"], cell_cfg["seed"], index_csv)
     pseudo = _pseudo_labels(cell_cfg, pseudo_dir) if models.needs_pseudo_labels(cell_cfg) else None
     transform = train_transform(t) if pseudo is None else PoseTrainTransform(t)
-    data = ReIDImages(index_io.split(df, "train"), transform, relabel=True, pseudo=pseudo)
+    data = ReIDImages(train_df, transform, relabel=True, pseudo=pseudo)
     sampler = build_sampler(t, data.pids.tolist(), cell_cfg["seed"])
     loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, num_workers=t["workers"], collate_fn=_collate)
-    return data, sampler, loader
+    return data, sampler, loader, val
 
 
 def _pseudo_labels(cell_cfg: dict, pseudo_dir: str | None):
@@ -77,19 +80,19 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
     t = cell_cfg["train"]
     runtime.setup(cell_cfg["seed"], threads, t["deterministic"])
     dev = runtime.device(t["device"])
-    data, sampler, loader = train_data(cell_cfg, index_csv, pseudo_dir)
+    data, sampler, loader, val = train_data(cell_cfg, index_csv, pseudo_dir)
     model, pretrained = build_model(cell_cfg, data.num_classes, dev)
     opt = build_optimizer(model, t, pretrained != "none")
     sched = build_scheduler(opt, t)
 
     ckpt_path = Path(model_out).with_name("checkpoint.pt")
     state = _resume(ckpt_path, digest, model, opt, sched)
-    history, resumes = state["history"], state["resumes"]
+    history, resumes, best = state["history"], state["resumes"], state.get("best")
     live = _live(live_dir, history)
 
     def save(position: list[int], partial: dict | None = None) -> Path:
         checkpoint.save(ckpt_path, {"digest": digest, "position": position, "partial": partial, "history": history,
-                                    "resumes": resumes, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                    "resumes": resumes, "best": best, "model": model.state_dict(), "optimizer": opt.state_dict(),
                                     "scheduler": sched.state_dict(), "rng": checkpoint.rng_state()})
         return ckpt_path
 
@@ -101,6 +104,10 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
             stats = _epoch(model, loader, sampler, opt, dev, epoch, t["epochs"], stop, save,
                            state if epoch == start and "rng" in state else None)
             stats["lr"] = opt.param_groups[-1]["lr"]
+            if val is not None and validation.due(t["validation"], epoch, t["epochs"]):
+                stats.update(validation.score(model, val, t, dev))
+                if validation.better(stats, best, t["validation"]["metric"]):
+                    best = validation.snapshot(model, epoch, stats, t["validation"]["metric"])
             sched.step()
             history.append(stats)
             _log(live, stats)
@@ -108,9 +115,15 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
             if stop.signum and epoch + 1 < t["epochs"]:
                 raise _interrupted(stop.signum, f"after epoch {epoch + 1}/{t['epochs']}", ckpt_path)
     live.end()
+    if best is not None:
+        model.load_state_dict(best["model"])
+        log.info("model selection: epoch %d (validation %s %.4f)", best["epoch"], t["validation"]["metric"],
+                 best["score"])
     meta = {"pretrained": pretrained, "device": str(dev), "threads": threads, "epochs": t["epochs"],
             "num_classes": data.num_classes, "train_images": len(data), "history": history, "resumed_at": resumes,
             "imgs_per_s": sum(h["imgs_per_s"] for h in history) / max(len(history), 1),
+            "selected_epoch": best["epoch"] if best else t["epochs"],
+            "validation": {"ids": val.ids, "query": len(val.query), "gallery": len(val.gallery)} if val else None,
             **runtime.provenance()}
     runtime.write_record(Path(model_out).with_name("run.json"), cell_cfg, digest, meta)
     checkpoint.save(model_out, {"digest": digest, "config": cell_cfg, "model": model.state_dict(), "meta": meta})
