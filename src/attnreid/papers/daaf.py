@@ -1,5 +1,5 @@
 """DAAF (Chen, Yang, Shen, Wang, Zhang, Kang, Deng, Yang: Deep Attention Aware Feature Learning for
-Person Re-Identification, arXiv 2003.00517): Tables 2, 4-7 and Figs. 7-8. Numbers are transcribed
+Person Re-Identification, arXiv 2003.00517): Tables 2, 4-7 and Figs. 5-9. Numbers are transcribed
 from the paper's tables (percent).
 
 Methods (params.yaml `methods`): `daaf-trinet-base` / `daaf-bot-base` are the base networks
@@ -129,6 +129,16 @@ TABLE7 = Table(
 TABLES = (TABLE2, TABLE4, TABLE5, TABLE6, TABLE7)
 
 FIGURES = (
+    Figure("daaf/fig5", "DAAF Fig. 5: holistic attention maps, TriNet vs DAAF-TriNet (test images)", "daaf_ham",
+           ("daaf-trinet-base", "daaf-trinet"), ("market1501",),
+           caption="Eq. 7: L_HAM = (1/N) sum_n (1/K) sum_k |dx_n/dA_k * A_k|, x = the inference network's "
+                   "embedding (eval mode), A = the output of ResNet's conv1 layer (before bn1 and ReLU); "
+                   "upsampled bilinearly to the input size, min-max normalised per image."),
+    Figure("daaf/fig6", "DAAF Fig. 6: partial attention maps of PAB's channel groups (test images)", "daaf_pam",
+           ("daaf-trinet",), ("market1501",),
+           caption="Eq. 8: per PAB channel group S_i, the mean over n in S_i of (1/K) sum_k |dx_n/dA_k * A_k|, "
+                   "x_n = the average pooling of stage-4 channel n, A = the conv1 output as in Fig. 5 (eval mode); "
+                   "min-max normalised per image."),
     Figure("daaf/fig7", "DAAF Fig. 7: HAB's predicted masks beside the pseudo-label masks (test images)",
            "daaf_masks", ("daaf-trinet",), ("market1501",),
            caption="Columns: test image, the pseudo-label mask the branch was trained on (same backend), HAB's "

@@ -14,7 +14,8 @@ RANKS = ("R1", "R5", "R10", "mAP")
 DEPTH_METHODS = ("sag-d1", "sag-d2", "sag-d3", "sag-d4")
 MODEL_NOTE = ("SAG: the attended map (max-filtered high-resolution map x the grid) replaces the low-resolution "
               "branch's map and flows on to the next stage and the classifier (model arg `merge: replace`); "
-              "Eq. 7 (L2) at D1-D3. The last epoch is evaluated (the paper selects one on a validation split); "
+              "Eq. 7 (L2) at D1-D3. Model selection as the paper's: the epoch with the best mAP on 10% of the "
+              "training identities held out (train.validation); "
               "90 epochs, not the paper's 200 (params.yaml).")
 
 
