@@ -30,6 +30,7 @@ def cell_of(w):
 
 wildcard_constraints:
     dataset=r"[a-z0-9][a-z0-9_-]*",
+    test=r"[a-z0-9][a-z0-9_-]*",
     method=r"[a-z0-9][a-z0-9_-]*",
     seed=r"\d+",
     backend=r"[a-z]+",

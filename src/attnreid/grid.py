@@ -1,7 +1,9 @@
 """params -> cells -> paths and commands: the one function that builds the experiment grid.
 
 A cell is (dataset, method, seed); its id `<dataset>/<method>/s<seed>` names every path it
-produces. The cells of a profile are those its tables and figures need, each trained once.
+produces. The cells of a profile are those its tables and figures need, each trained once. A
+cross-dataset table (`Table.train_on`) tests its cells on other datasets: a `test` dataset adds
+`features-<test>.npz` beside the cell's features and `<cell>@<test>.json` beside its metrics.
 Snakemake rules, dvc.yaml and the tests all ask this module for paths and commands.
 """
 from __future__ import annotations
@@ -111,7 +113,17 @@ class Grid:
 
     def table_cells(self, table_id: str) -> list[Cell]:
         t = papers.table(table_id)
-        return sorted(set(self.cells_for(t.methods(), t.datasets)))
+        return sorted(set(self.cells_for(t.methods(), [t.train_on] if t.train_on else t.datasets)))
+
+    def table_tests(self, table_id: str) -> list[tuple[Cell, str | None]]:
+        """(cell, test dataset) pairs a table reads: test None = the cell's own dataset."""
+        t = papers.table(table_id)
+        tests = [self.stand_in(d) for d in t.datasets] if t.train_on else [None]
+        return [(c, test) for c in self.table_cells(table_id) for test in tests]
+
+    def cross_tests(self) -> list[tuple[Cell, str]]:
+        """Every (cell, other dataset) pair the profile's tables test on."""
+        return sorted({(c, test) for t in self.params["tables"] for c, test in self.table_tests(t) if test})
 
     def figure_cells(self, figure_id: str) -> list[Cell]:
         f = papers.figure(figure_id)
@@ -160,11 +172,16 @@ class Grid:
     def live_dir(self, cell: Cell) -> str:
         return str(self.run_dir(cell) / "live")
 
-    def features(self, cell: Cell) -> str:
-        return str(self.run_dir(cell) / "features.npz")
+    def features(self, cell: Cell, test: str | None = None) -> str:
+        return str(self.run_dir(cell) / (f"features-{test}.npz" if test else "features.npz"))
 
-    def metrics(self, cell: Cell) -> str:
-        return str(self.work / "metrics" / f"{cell.id}.json")
+    def metrics(self, cell: Cell, test: str | None = None) -> str:
+        return str(self.work / "metrics" / f"{self.job(cell, test)}.json")
+
+    @staticmethod
+    def job(cell: Cell, test: str | None = None) -> str:
+        """A cell's id, `@<test dataset>` appended when it is tested on another dataset."""
+        return cell.id + (f"@{test}" if test else "")
 
     @staticmethod
     def table_outs(table_id: str) -> list[str]:
@@ -235,21 +252,22 @@ class Grid:
                      ("train", "cell_override", f"methods.{cell.method}", f"profiles.{self.profile}.cell_override"),
                      "train")
 
-    def extract(self, cell: Cell) -> Stage:
-        idx, ckpt, out = self.index(cell.dataset), self.checkpoint(cell), self.features(cell)
+    def extract(self, cell: Cell, test: str | None = None) -> Stage:
+        idx, ckpt, out = self.index(test or cell.dataset), self.checkpoint(cell), self.features(cell, test)
         threads = self.params["resources"]["extract"]["threads"]
-        return Stage(f"extract@{cell.id}",
+        return Stage(f"extract@{self.job(cell, test)}",
                      self._cli("extract", "--cell", cell.id, "--index", idx, "--checkpoint", ckpt, "--out", out,
                                "--threads", str(threads)),
                      (idx, ckpt), (out,), ("eval.flip", "eval.batch_size"), "extract")
 
-    def evaluate(self, cell: Cell) -> Stage:
-        feats, out = self.features(cell), self.metrics(cell)
-        return Stage(f"evaluate@{cell.id}", self._cli("evaluate", "--cell", cell.id, "--features", feats, "--out", out),
+    def evaluate(self, cell: Cell, test: str | None = None) -> Stage:
+        feats, out = self.features(cell, test), self.metrics(cell, test)
+        return Stage(f"evaluate@{self.job(cell, test)}",
+                     self._cli("evaluate", "--cell", cell.id, "--features", feats, "--out", out),
                      (feats,), (out,), ("eval.metric", "eval.max_rank", "eval.rerank"), "evaluate")
 
     def table(self, table_id: str) -> Stage:
-        deps = tuple(self.metrics(c) for c in self.table_cells(table_id))
+        deps = tuple(self.metrics(c, test) for c, test in self.table_tests(table_id))
         outs = tuple(self.table_outs(table_id))
         return Stage(f"table@{table_id}", self._cli("table", "--table", table_id, "--out", outs[0]),
                      deps, outs, ("seeds", "stand_ins"), "table")
@@ -271,12 +289,16 @@ class Grid:
     def stages(self) -> list[Stage]:
         """Every job of this profile's DAG, in dependency order."""
         ds = self.datasets()
-        data = sorted({*ds, *self.params["pseudo_report"]["datasets"]})
+        cross = self.cross_tests()
+        data = sorted({*ds, *self.params["pseudo_report"]["datasets"], *(test for _, test in cross)})
         cells = self.cells()
         out = [self.synthesize(d) for d in data if self.is_synthetic(d)]
         out += [self.prepare(d) for d in data] + [self.pseudo_labels(d) for d in ds]
-        for step in (self.train, self.extract, self.evaluate):
-            out += [step(c) for c in cells]
+        tested_at_home = {c for t in self.params["tables"] for c, test in self.table_tests(t) if test is None}
+        tested_at_home.update(c for f in self.params["figures"] for c in self.figure_cells(f))
+        out += [self.train(c) for c in cells]
+        out += [step(c) for step in (self.extract, self.evaluate) for c in cells if c in tested_at_home]
+        out += [step(c, test) for step in (self.extract, self.evaluate) for c, test in cross]
         out += [self.table(t) for t in self.params["tables"]]
         out += [self.figure(f) for f in self.params["figures"]]
         if self.pseudo_report_outs():

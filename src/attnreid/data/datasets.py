@@ -39,8 +39,22 @@ def _cuhk03_np(root: Path, variant: str) -> pd.DataFrame:
     return market.scan(root, market.cuhk03_np(variant))
 
 
+def _synthreid(root: Path, partial: bool = False) -> pd.DataFrame:
+    """A synthreid folder; `partial`: a Partial-REID-shaped test set whose queries are the partial views
+    (partial_query/) of the generator's queries, against its holistic gallery."""
+    df = market.scan(root)
+    if not partial:
+        return df
+    if not (df.split == "partial_query").any():
+        raise InputError(f"{root}: no partial_query/ images for a `partial: true` dataset "
+                         "(set synth.partial_query: true)")
+    df = df[df.split != "query"].copy()
+    df.loc[df.split == "partial_query", "split"] = "query"
+    return df.reset_index(drop=True)
+
+
 KINDS: dict[str, Kind] = {
-    "synthreid": Kind(market.scan, None, "made by the synthesize stage"),
+    "synthreid": Kind(_synthreid, None, "made by the synthesize stage", ("partial",)),
     "market1501": Kind(market.scan, "market1501", "the official release of Zheng et al. 2015"),
     "dukemtmc": Kind(partial(market.scan, layout=market.DUKE), "dukemtmc",
                      "withdrawn by its authors in 2019, there is no download: place your own copy"),
@@ -63,7 +77,7 @@ def resolve(name: str, cfg: dict) -> tuple[Kind, dict]:
     kind = KINDS.get(cfg.get("kind"))
     if kind is None:
         raise InputError(f"{key}.kind: unknown dataset kind '{cfg.get('kind')}'")
-    for opt in ("variant", "split"):
+    for opt in ("variant", "split", "partial"):
         if opt in cfg and opt not in kind.options:
             raise InputError(f"{key}.{opt}: not used by kind {cfg['kind']}")
     opts = {}
@@ -75,6 +89,10 @@ def resolve(name: str, cfg: dict) -> tuple[Kind, dict]:
         opts["split"] = cfg.get("split", 0)
         if not isinstance(opts["split"], int) or opts["split"] < 0:
             raise InputError(f"{key}.split: expected an integer >= 0, got {opts['split']!r}")
+    if "partial" in kind.options and "partial" in cfg:
+        if not isinstance(cfg["partial"], bool):
+            raise InputError(f"{key}.partial: expected true or false, got {cfg['partial']!r}")
+        opts["partial"] = cfg["partial"]
     return kind, opts
 
 

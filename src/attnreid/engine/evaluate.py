@@ -28,7 +28,8 @@ def load_features(path: str) -> dict:
 
 def summarise(res: dict) -> dict:
     cmc = np.asarray(res["cmc"], dtype=float)
-    return {"R1": float(cmc[0]), "R5": float(cmc[min(4, len(cmc) - 1)]), "R10": float(cmc[min(9, len(cmc) - 1)]),
+    at = lambda r: float(cmc[min(r, len(cmc)) - 1])  # noqa: E731  (past the gallery: its last value)
+    return {"R1": at(1), "R3": at(3), "R5": at(5), "R10": at(10),
             "mAP": float(res["mAP"]), "mINP": float(res["mINP"]), "cmc": cmc.tolist()}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-METRICS = ("R1", "R5", "R10", "mAP", "mINP")
+METRICS = ("R1", "R3", "R5", "R10", "mAP", "mINP")
 DATASET_TITLES = {
     "market1501": "Market-1501",
     "dukemtmc": "DukeMTMC-reID",
@@ -41,6 +41,7 @@ class Table:
     metrics: tuple[str, ...]
     rows: tuple[Row, ...]
     caption: str = ""
+    train_on: str | None = None  # a paper dataset: train there, test on `datasets` (cross-dataset tables)
 
     def methods(self) -> list[str]:
         return sorted({r.method for r in self.rows if r.method})

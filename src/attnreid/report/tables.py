@@ -28,6 +28,7 @@ def _metric(metrics: dict, name: str, rerank: bool, query: str) -> float | None:
 def long_form(table: Table, grid) -> pd.DataFrame:
     """One record per (row, dataset, metric): mean/std/n over seeds, paper number, delta."""
     recs = []
+    trained_on = grid.stand_in(table.train_on) if table.train_on else None
     for row in table.rows:
         for ds in table.datasets:
             stand_in = grid.stand_in(ds)
@@ -35,7 +36,8 @@ def long_form(table: Table, grid) -> pd.DataFrame:
                 vals = []
                 if row.method:
                     for seed in grid.params["seeds"]:
-                        path = grid.metrics(Cell(stand_in, row.method, seed))
+                        cell = Cell(trained_on or stand_in, row.method, seed)
+                        path = grid.metrics(cell, stand_in if trained_on else None)
                         val = _metric(json.loads(Path(path).read_text()), m, row.rerank, row.query)
                         vals += [] if val is None else [val]
                 paper = row.reported.get(f"{ds}/{m}")
@@ -72,7 +74,7 @@ def _grid_rows(table: Table, df: pd.DataFrame) -> list[list[str]]:
 
 
 def stand_in_note(table: Table, grid) -> str:
-    pairs = [(d, grid.stand_in(d)) for d in table.datasets]
+    pairs = [(d, grid.stand_in(d)) for d in ((table.train_on,) if table.train_on else ()) + table.datasets]
     synthetic = [f"{DATASET_TITLES.get(d, d)} → {s} (synthreid)" for d, s in pairs if grid.is_synthetic(s)]
     if not synthetic:
         return ""
@@ -85,6 +87,9 @@ def render(table: Table, grid, out_md: str) -> None:
     notes = [table.caption, f"Reproduced: mean ± std over seeds {seeds} (profile `{grid.profile}`); "
              "'paper': the number the paper reports; Δ = reproduced − paper. Percentages.",
              stand_in_note(table, grid)]
+    if table.train_on:
+        notes.insert(1, f"Cross-dataset: every model is trained on {DATASET_TITLES.get(table.train_on, table.train_on)} "
+                        f"({grid.stand_in(table.train_on)}) and tested on each column's dataset.")
     notes = [n for n in notes if n]
     headers = ["Method"] + _headers(table)
     body = _grid_rows(table, df)

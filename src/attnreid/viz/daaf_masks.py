@@ -33,12 +33,21 @@ def daaf_model(grid, cell: Cell, branch: str, dev):
     return model, ckpt["config"]["train"]
 
 
+def query_rows(grid, stand_in: str):
+    """The query split of a stand-in and NUM_IMAGES rows of it spread evenly over it."""
+    query = index_io.split(index_io.read(grid.index(stand_in))[0], "query")
+    return query, np.linspace(0, len(query) - 1, min(NUM_IMAGES, len(query))).astype(int)
+
+
+def query_paths(grid, stand_in: str) -> list[str]:
+    query, rows = query_rows(grid, stand_in)
+    return [query.abspath[r] for r in rows]
+
+
 def query_picks(grid, stand_in: str, train_cfg: dict):
-    """Paths of NUM_IMAGES query images and their pseudo-label masks [n, H, W] and keypoints [n, 17, 3]
+    """Paths of the query_rows images and their pseudo-label masks [n, H, W] and keypoints [n, 17, 3]
     at the model's input size (resized like training, without its random steps)."""
-    df, _ = index_io.read(grid.index(stand_in))
-    query = index_io.split(df, "query")
-    rows = np.linspace(0, len(query) - 1, min(NUM_IMAGES, len(query))).astype(int)
+    query, rows = query_rows(grid, stand_in)
     labels = pseudo_store.read(grid.pseudo(stand_in))
     where = {p: i for i, p in enumerate(labels.paths)}
     resize = PoseTrainTransform({"height": train_cfg["height"], "width": train_cfg["width"], "flip": 0, "pad": 0,

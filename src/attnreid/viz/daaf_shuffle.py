@@ -15,7 +15,7 @@ from attnreid.errors import InputError
 from attnreid.grid import Cell
 from attnreid.viz.cam import load_batch, show
 from attnreid.viz.common import save
-from attnreid.viz.daaf_masks import daaf_model, grid_axes, query_picks
+from attnreid.viz.daaf_masks import daaf_model, grid_axes, query_paths
 
 
 def shuffle_matrix(model, x: torch.Tensor) -> torch.Tensor:
@@ -33,7 +33,7 @@ def draw(figure, grid, out_png: str) -> None:
     model, t = daaf_model(grid, cell, "pab", dev)
     if len(model.pab.decoders) != 1:
         raise InputError(f"{cell.id}: the shuffle needs PAB's shared decoder (shared_decoder: true)")
-    paths, _, _ = query_picks(grid, cell.dataset, t)
+    paths = query_paths(grid, cell.dataset)
     with torch.no_grad():
         maps = shuffle_matrix(model, load_batch(paths[:1], t, dev)).cpu()
     n = maps.shape[0]
