@@ -3,7 +3,7 @@ paper's input size and prints img/s. Data: any prepared index (e.g. the smoke pr
 
     .venv/bin/python benchmarks/bench_cell_steps.py --method pfsa-full --steps 3 \
         --index work/smoke/prepared/synth-market/index.csv --pseudo work/smoke/pseudo/synth-market
-Prints one JSON line: method, input size, batch, backbone, device, loss terms of each step, img/s.
+`--ids-per-batch` shrinks a P x K batch (recorded in the output as `batch`). Prints one JSON line: method, input size, batch, backbone, device, loss terms of each step, img/s.
 """
 from __future__ import annotations
 
@@ -32,12 +32,16 @@ def main() -> None:
     ap.add_argument("--pseudo", default=None)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ids-per-batch", type=int, default=None,
+                    help="P of a P x K recipe, smaller than the paper's where the CPU's memory is short")
     args = ap.parse_args()
 
     grid = Grid(config.load(ROOT / "params.yaml", args.profile))
     cell = Cell(args.dataset or grid.stand_in("market1501"), args.method, 0)
     cfg = grid.cell_config(cell)
     t = cfg["train"]
+    if args.ids_per_batch:
+        t["ids_per_batch"] = args.ids_per_batch
     runtime.setup(0, args.threads, t["deterministic"])
     dev = runtime.device(t["device"])
     data, _, loader, _ = train_data(cfg, args.index, args.pseudo)
