@@ -63,7 +63,7 @@ def main() -> None:
         if i > 0:  # the first step warms up
             secs += time.perf_counter() - t0
             n += len(batch["img"])
-        steps.append({k: round(float(v), 4) for k, v in terms.items()})
+        steps.append({k: round(float(v.detach()), 4) for k, v in terms.items()})
     print(json.dumps({"method": args.method, "input": [t["height"], t["width"]], "batch": len(batch["img"]),
                       "backbone": t["backbone"], "pretrained": pretrained, "device": str(dev),
                       "threads": args.threads, "steps": steps, "imgs_per_s": round(n / secs, 2) if secs else None}))

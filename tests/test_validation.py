@@ -1,6 +1,7 @@
 """Model selection on held-out training identities (SAG section 4.3; engine/validation.py)."""
 from __future__ import annotations
 
+import json
 import signal
 
 import numpy as np
@@ -98,6 +99,7 @@ def test_the_best_epochs_weights_become_the_model(toy, tmp_path, monkeypatch, on
     monkeypatch.setattr(validation, "score", canned([0.2, 0.9, 0.5]))
     meta = run(cfg_of(3), toy, tmp_path / "three")
     assert meta["selected_epoch"] == 2 and [h["val_mAP"] for h in meta["history"]] == [0.2, 0.9, 0.5]
+    assert json.loads((tmp_path / "three" / "run.json").read_text())["selected_epoch"] == 2
     assert meta["validation"] == {"ids": 2, "query": 4, "gallery": 12}
     monkeypatch.setattr(validation, "score", canned([0.2, 0.9]))
     run(cfg_of(2), toy, tmp_path / "two")
