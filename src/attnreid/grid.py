@@ -111,15 +111,21 @@ class Grid:
     def cells_for(self, methods, paper_datasets) -> list[Cell]:
         return [Cell(self.stand_in(d), m, s) for m in methods for d in paper_datasets for s in self.params["seeds"]]
 
-    def table_cells(self, table_id: str) -> list[Cell]:
-        t = papers.table(table_id)
-        return sorted(set(self.cells_for(t.methods(), [t.train_on] if t.train_on else t.datasets)))
+    def table_test(self, table: papers.Table, paper_dataset: str, method: str, seed: int) -> tuple[Cell, str | None]:
+        """The cell a table's (method, column dataset, seed) reads, and the dataset it is tested on
+        there (None: its own; a cross-dataset table trains on `train_on` and tests on the column's)."""
+        if table.train_on:
+            return Cell(self.stand_in(table.train_on), method, seed), self.stand_in(paper_dataset)
+        return Cell(self.stand_in(paper_dataset), method, seed), None
 
     def table_tests(self, table_id: str) -> list[tuple[Cell, str | None]]:
-        """(cell, test dataset) pairs a table reads: test None = the cell's own dataset."""
+        """Every (cell, test dataset) pair a table reads."""
         t = papers.table(table_id)
-        tests = [self.stand_in(d) for d in t.datasets] if t.train_on else [None]
-        return [(c, test) for c in self.table_cells(table_id) for test in tests]
+        return sorted({self.table_test(t, d, m, s) for m in t.methods() for d in t.datasets
+                       for s in self.params["seeds"]}, key=lambda p: (p[0], p[1] or ""))
+
+    def table_cells(self, table_id: str) -> list[Cell]:
+        return sorted({c for c, _ in self.table_tests(table_id)})
 
     def cross_tests(self) -> list[tuple[Cell, str]]:
         """Every (cell, other dataset) pair the profile's tables test on."""

@@ -92,8 +92,9 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
 
     def save(position: list[int], partial: dict | None = None) -> Path:
         checkpoint.save(ckpt_path, {"digest": digest, "position": position, "partial": partial, "history": history,
-                                    "resumes": resumes, "best": best, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                    "scheduler": sched.state_dict(), "rng": checkpoint.rng_state()})
+                                    "resumes": resumes, "best": best, "model": model.state_dict(),
+                                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                                    "rng": checkpoint.rng_state()})
         return ckpt_path
 
     start, skip = state["position"]

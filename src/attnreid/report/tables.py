@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from attnreid.atomic import write_text
-from attnreid.grid import Cell
 from attnreid.papers.spec import DATASET_TITLES, Table
 
 
@@ -28,7 +27,6 @@ def _metric(metrics: dict, name: str, rerank: bool, query: str) -> float | None:
 def long_form(table: Table, grid) -> pd.DataFrame:
     """One record per (row, dataset, metric): mean/std/n over seeds, paper number, delta."""
     recs = []
-    trained_on = grid.stand_in(table.train_on) if table.train_on else None
     for row in table.rows:
         for ds in table.datasets:
             stand_in = grid.stand_in(ds)
@@ -36,8 +34,7 @@ def long_form(table: Table, grid) -> pd.DataFrame:
                 vals = []
                 if row.method:
                     for seed in grid.params["seeds"]:
-                        cell = Cell(trained_on or stand_in, row.method, seed)
-                        path = grid.metrics(cell, stand_in if trained_on else None)
+                        path = grid.metrics(*grid.table_test(table, ds, row.method, seed))
                         val = _metric(json.loads(Path(path).read_text()), m, row.rerank, row.query)
                         vals += [] if val is None else [val]
                 paper = row.reported.get(f"{ds}/{m}")
