@@ -85,8 +85,9 @@ def render(table: Table, grid, out_md: str) -> None:
              "'paper': the number the paper reports; Δ = reproduced − paper. Percentages.",
              stand_in_note(table, grid)]
     if table.train_on:
-        notes.insert(1, f"Cross-dataset: every model is trained on {DATASET_TITLES.get(table.train_on, table.train_on)} "
-                        f"({grid.stand_in(table.train_on)}) and tested on each column's dataset.")
+        source = DATASET_TITLES.get(table.train_on, table.train_on)
+        notes.insert(1, f"Cross-dataset: every model is trained on {source} ({grid.stand_in(table.train_on)}) and "
+                        "tested on each column's dataset.")
     notes = [n for n in notes if n]
     headers = ["Method"] + _headers(table)
     body = _grid_rows(table, df)

@@ -42,9 +42,9 @@ def cell_images(figure, grid, load) -> Iterator[tuple]:
     seed = grid.params["seeds"][0]
     for ds in figure.datasets:
         stand_in = grid.stand_in(ds)
+        paths = query_paths(grid, stand_in)
         for method in figure.methods:
             model, t = load(grid, Cell(stand_in, method, seed), dev)
-            paths = query_paths(grid, stand_in)
             yield stand_in, method, model, t, paths, load_batch(paths, t, dev)
 
 
