@@ -53,7 +53,7 @@ def killed(toy: Path, run: Path, spec: str, sig: str) -> subprocess.CompletedPro
 
 
 def position(ckpt: Path) -> list[int]:
-    return torch.load(ckpt, map_location="cpu", weights_only=False)["position"]
+    return torch.load(ckpt, map_location="cpu", weights_only=True)["position"]
 
 
 def without_timing(obj):
@@ -65,7 +65,7 @@ def without_timing(obj):
 
 
 def assert_same_model(a: Path, b: Path) -> None:
-    ma, mb = (torch.load(p, map_location="cpu", weights_only=False) for p in (a, b))
+    ma, mb = (torch.load(p, map_location="cpu", weights_only=True) for p in (a, b))
     assert ma["model"].keys() == mb["model"].keys()
     for k, v in ma["model"].items():
         assert torch.equal(v, mb["model"][k]), k
@@ -100,7 +100,7 @@ def test_run_record_beside_the_model(reference):
     assert record["versions"]["torch_build"] == torch.__version__ and record["versions"]["code_version"]
     assert record["versions"]["torch"] == metadata.version("torch")
     assert record["resumed_at"] == [] and not (reference / "checkpoint.pt").exists()
-    meta = torch.load(reference / "model.pt", map_location="cpu", weights_only=False)["meta"]
+    meta = torch.load(reference / "model.pt", map_location="cpu", weights_only=True)["meta"]
     assert meta["code_version"] == record["versions"]["code_version"]
 
 
@@ -143,7 +143,7 @@ def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, refer
 
 def test_checkpoint_of_another_config_is_not_resumed(toy, reference, tmp_path, caplog):
     run = tmp_path / "run"
-    ckpt = torch.load(reference / "model.pt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(reference / "model.pt", map_location="cpu", weights_only=True)
     run.mkdir()
     torch.save({**ckpt, "digest": "0123456789ab", "position": [2, 0]}, run / "checkpoint.pt")
     assert cli(train_args(toy, run)) == 0

@@ -87,7 +87,7 @@ def run(cfg, toy, out):
 
 
 def weights(path):
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def test_the_best_epochs_weights_become_the_model(toy, tmp_path, monkeypatch, one_thread):

@@ -3,8 +3,8 @@
 Each epoch: batches from the sampler, the model's weighted loss terms summed, SGD/Adam step;
 the scheduler steps per epoch. After each epoch the full state (model, optimiser, scheduler, RNG
 states of torch, numpy, python and CUDA; the sampler's is (seed, epoch)) goes to `checkpoint.pt`
-beside the model, atomically, and dvclive logs the losses, learning rate and throughput. With
-`train.validation` on (engine/validation.py), held-out identities score the model every few epochs
+beside the model, atomically, as tensors and plain data (engine/checkpoint.py), and dvclive logs
+the losses, learning rate and throughput. With `train.validation` on (engine/validation.py), held-out identities score the model every few epochs
 and the best epoch's weights, kept in the checkpoint, become the model. SIGTERM,
 SIGUSR1 or SIGINT checkpoints after the current batch, with the batch position, and stops; a rerun
 continues from the newest complete checkpoint as if never stopped.
@@ -182,7 +182,7 @@ def _resume(path: Path, digest: str, model, opt, sched) -> dict:
     fresh = {"position": [0, 0], "history": [], "resumes": []}
     if not path.is_file():
         return fresh
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = checkpoint.load(path, "delete it to restart the cell from epoch 1, or restore the file you trust")
     if state.get("digest") != digest or "position" not in state:
         log.warning("%s: checkpoint of another config (digest %s, this cell %s), starting afresh",
                     path, state.get("digest"), digest)
