@@ -103,6 +103,13 @@ def cmd_figure(args):
     log.info("figure %s -> %s", args.figure, args.out)
 
 
+def cmd_claims(args):
+    from attnreid.report.claims import render
+
+    render(_grid(args), args.out)
+    log.info("claims ledger -> %s", args.out)
+
+
 def cmd_report(args):
     from attnreid.report.report import render
 
@@ -165,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     verb("evaluate", cmd_evaluate, "cell", "features", "out")
     verb("table", cmd_table, "table", "out")
     verb("figure", cmd_figure, "figure", "out")
+    verb("claims", cmd_claims, "out")
     verb("report", cmd_report, "out")
     verb("dvc-yaml", cmd_dvc_yaml, "out")
     s = verb("cells", cmd_cells)

@@ -48,7 +48,7 @@ class Stage:
     deps: tuple[str, ...]
     outs: tuple[str, ...]
     params: tuple[str, ...]  # dotted params.yaml keys the job reads (DVC `params:`)
-    kind: str  # synthesize | prepare | pseudo_labels | pseudo_compare | train | extract | evaluate | table | figure | report
+    kind: str  # synthesize | prepare | pseudo_labels | pseudo_compare | train | extract | evaluate | table | figure | claims | report
 
 
 class Grid:
@@ -198,6 +198,10 @@ class Grid:
         return str(RESULTS / "figures" / f"{figure_id}.png")
 
     @staticmethod
+    def claims_outs() -> list[str]:
+        return [str(RESULTS / f"claims.{ext}") for ext in ("md", "csv")]
+
+    @staticmethod
     def report() -> str:
         return str(RESULTS / "REPORT.md")
 
@@ -211,7 +215,7 @@ class Grid:
     def targets(self) -> list[str]:
         outs = [o for t in self.params["tables"] for o in self.table_outs(t)]
         outs += [self.figure_out(f) for f in self.params["figures"]]
-        return outs + self.pseudo_report_outs() + [self.report()]
+        return outs + self.pseudo_report_outs() + self.claims_outs() + [self.report()]
 
     # -- stages (the commands both Snakemake and DVC run) -----------------------------------
     def _cli(self, verb: str, *args: str) -> str:
@@ -287,6 +291,14 @@ class Grid:
         return Stage(f"figure@{figure_id}", self._cli("figure", "--figure", figure_id, "--out", out),
                      deps, (out,), ("seeds", "stand_ins"), "figure")
 
+    def claims_stage(self) -> Stage:
+        """The claims ledger: reads the metrics of the cells this profile's tables already evaluate."""
+        from attnreid.report.claims import metrics_files
+
+        outs = self.claims_outs()
+        return Stage("claims", self._cli("claims", "--out", outs[0]), tuple(metrics_files(self)), tuple(outs),
+                     ("seeds", "stand_ins"), "claims")
+
     def report_stage(self) -> Stage:
         deps = tuple(o for o in self.targets() if o != self.report())
         return Stage("report", self._cli("report", "--out", self.report()), deps, (self.report(),),
@@ -306,7 +318,7 @@ class Grid:
         out += [step(c) for step in (self.extract, self.evaluate) for c in cells if c in tested_at_home]
         out += [step(c, test) for step in (self.extract, self.evaluate) for c, test in cross]
         out += [self.table(t) for t in self.params["tables"]]
-        out += [self.figure(f) for f in self.params["figures"]]
+        out += [self.figure(f) for f in self.params["figures"]] + [self.claims_stage()]
         if self.pseudo_report_outs():
             out += [self.pseudo_compare_stage(d, b) for d, b in self.pseudo_report_pairs()]
             out.append(self.pseudo_report_stage())

@@ -15,7 +15,7 @@ from attnreid.atomic import write_text
 from attnreid.papers.spec import DATASET_TITLES, Table
 
 
-def _metric(metrics: dict, name: str, rerank: bool, query: str) -> float | None:
+def metric_value(metrics: dict, name: str, rerank: bool, query: str) -> float | None:
     """A percentage; None when the run has no multi-query result (an index without gt_bbox images)."""
     if query == "multi":
         metrics = metrics.get("multi_query")
@@ -35,7 +35,7 @@ def long_form(table: Table, grid) -> pd.DataFrame:
                 if row.method:
                     for seed in grid.params["seeds"]:
                         path = grid.metrics(*grid.table_test(table, ds, row.method, seed))
-                        val = _metric(json.loads(Path(path).read_text()), m, row.rerank, row.query)
+                        val = metric_value(json.loads(Path(path).read_text()), m, row.rerank, row.query)
                         vals += [] if val is None else [val]
                 paper = row.reported.get(f"{ds}/{m}")
                 mean = float(np.mean(vals)) if vals else None
