@@ -17,7 +17,7 @@ from conftest import params_grid, tiny_cell_cfg, untrained_cells
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-METHODS = ("daaf-trinet-base", "daaf-trinet")
+METHODS = ("daaf-trinet-base", "daaf-trinet", "daaf-trinet-hab")  # Fig. 5: base and HAB-only; Fig. 6: DAAF
 
 
 class Tiny(nn.Module):

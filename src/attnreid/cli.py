@@ -75,7 +75,7 @@ def cmd_extract(args):
 
     g = _grid(args)
     cell = Cell.parse(args.cell)
-    extract(args.checkpoint, g.config_digest(cell), args.index, args.out, g.params["eval"], args.threads)
+    extract(args.checkpoint, g.config_digest(cell), args.index, args.out, g.eval_config(cell.method), args.threads)
     log.info("features of %s -> %s", cell.id, args.out)
 
 

@@ -108,6 +108,10 @@ class Grid:
             "train": train,
         }
 
+    def eval_config(self, method: str) -> dict:
+        """`eval` with the method's own test-time choices (`methods.<m>.eval`, e.g. flip) over it."""
+        return deep_merge(self.params["eval"], self.method_cfg(method).get("eval", {}))
+
     def cells_for(self, methods, paper_datasets) -> list[Cell]:
         return [Cell(self.stand_in(d), m, s) for m in methods for d in paper_datasets for s in self.params["seeds"]]
 
@@ -268,7 +272,7 @@ class Grid:
         return Stage(f"extract@{self.job(cell, test)}",
                      self._cli("extract", "--cell", cell.id, "--index", idx, "--checkpoint", ckpt, "--out", out,
                                "--threads", str(threads)),
-                     (idx, ckpt), (out,), ("eval.flip", "eval.batch_size"), "extract")
+                     (idx, ckpt), (out,), ("eval.flip", "eval.batch_size", f"methods.{cell.method}.eval"), "extract")
 
     def evaluate(self, cell: Cell, test: str | None = None) -> Stage:
         feats, out = self.features(cell, test), self.metrics(cell, test)

@@ -78,12 +78,37 @@ def stand_in_note(table: Table, grid) -> str:
     return "Synthetic stand-ins replace the paper's datasets: " + "; ".join(synthetic) + "."
 
 
+def _methods_where(grid, methods: list[str], pred) -> list[str]:
+    return [m for m in methods if pred(m)]
+
+
+def recipe_note(table: Table, grid) -> str:
+    """What the test features are (mirror-averaged or not) and how each model was selected, per method."""
+    methods = table.methods()
+    if not methods:
+        return ""
+    flipped = _methods_where(grid, methods, lambda m: grid.eval_config(m)["flip"])
+    if not flipped:
+        notes = ["Test features: each image alone (no averaging with its mirror image), as in the papers."]
+    else:
+        notes = ["Test features: averaged with the mirror image for " + ", ".join(f"`{m}`" for m in flipped) +
+                 (("; the image alone for the others.") if len(flipped) < len(methods) else ".")]
+    cell = lambda m: grid.cell_config(grid.table_test(table, table.datasets[0], m, grid.params["seeds"][0])[0])  # noqa: E731
+    selected = _methods_where(grid, methods, lambda m: cell(m)["train"]["validation"]["ids"] > 0)
+    if selected:
+        v = cell(selected[0])["train"]["validation"]
+        notes.append(f"Model selection: the epoch with the best {v['metric']} on {100 * v['ids']:.0f}% of the "
+                     "training identities, held out of training, for " + ", ".join(f"`{m}`" for m in selected) +
+                     "; the last epoch otherwise.")
+    return " ".join(notes)
+
+
 def render(table: Table, grid, out_md: str) -> None:
     df = long_form(table, grid)
     seeds = grid.params["seeds"]
     notes = [table.caption, f"Reproduced: mean ± std over seeds {seeds} (profile `{grid.profile}`); "
              "'paper': the number the paper reports; Δ = reproduced − paper. Percentages.",
-             stand_in_note(table, grid)]
+             recipe_note(table, grid), stand_in_note(table, grid)]
     if table.train_on:
         source = DATASET_TITLES.get(table.train_on, table.train_on)
         notes.insert(1, f"Cross-dataset: every model is trained on {source} ({grid.stand_in(table.train_on)}) and "
