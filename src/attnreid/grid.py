@@ -280,11 +280,22 @@ class Grid:
                      self._cli("evaluate", "--cell", cell.id, "--features", feats, "--out", out),
                      (feats,), (out,), ("eval.metric", "eval.max_rank", "eval.rerank"), "evaluate")
 
+    def fact_datasets(self) -> list[str]:
+        """The datasets whose prepared index a dataset-statistics table (papers.FactTable) reads."""
+        return sorted({self.stand_in(d) for t in self.params["tables"] for d in papers.table(t).datasets
+                       if isinstance(papers.table(t), papers.FactTable)})
+
     def table(self, table_id: str) -> Stage:
+        t = papers.table(table_id)
         deps = tuple(self.metrics(c, test) for c, test in self.table_tests(table_id))
+        keys: tuple[str, ...] = ("seeds", "stand_ins")
+        if isinstance(t, papers.FactTable):
+            deps = tuple(sorted({self.index(self.stand_in(d)) for d in t.datasets}))
+            keys = ("stand_ins",) + ((f"methods.{t.method}", "train", f"profiles.{self.profile}.cell_override")
+                                     if t.method else ())
         outs = tuple(self.table_outs(table_id))
         return Stage(f"table@{table_id}", self._cli("table", "--table", table_id, "--out", outs[0]),
-                     deps, outs, ("seeds", "stand_ins"), "table")
+                     deps, outs, keys, "table")
 
     def figure(self, figure_id: str) -> Stage:
         cells = self.figure_cells(figure_id)
@@ -312,7 +323,8 @@ class Grid:
         """Every job of this profile's DAG, in dependency order."""
         ds = self.datasets()
         cross = self.cross_tests()
-        data = sorted({*ds, *self.params["pseudo_report"]["datasets"], *(test for _, test in cross)})
+        data = sorted({*ds, *self.params["pseudo_report"]["datasets"], *(test for _, test in cross),
+                       *self.fact_datasets()})
         cells = self.cells()
         out = [self.synthesize(d) for d in data if self.is_synthetic(d)]
         out += [self.prepare(d) for d in data] + [self.pseudo_labels(d) for d in ds]

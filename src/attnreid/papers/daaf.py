@@ -11,7 +11,7 @@ Partial-REID (`Table.train_on`); its PCB row is method `pcb` (model `pfsa` with 
 """
 from __future__ import annotations
 
-from attnreid.papers.spec import Arm, Claim, Figure, Row, Table, beats
+from attnreid.papers.spec import Arm, Claim, FactTable, Figure, Row, Table, beats
 
 DATASETS = ("market1501", "cuhk03_labeled", "cuhk03_detected", "dukemtmc")
 NOTE = ("Inference: the base network alone (HAB and PAB are dropped): TriNet's 128-d embedding or BoT's "
@@ -35,6 +35,23 @@ def _over_trinet(d_map: float, d_r1: float) -> dict[str, float]:
     """A Table 5 / 7 difference as an absolute number over Table 4's TriNet."""
     return _market(TRINET_T4["mAP"] + d_map, TRINET_T4["R1"] + d_r1)
 
+
+_DECONV = {"#channels in": "64", "#channels out": "64", "kernel size": "3x3", "stride": "2"}
+TABLE1 = FactTable(
+    id="daaf/table1",
+    title="DAAF Table 1: the deconvolution and 1x1 convolution layers of HAB and PAB",
+    kind="layers",
+    method="daaf-trinet",
+    columns=("#channels in", "#channels out", "kernel size", "stride"),
+    paper={"deconv 1": {**_DECONV, "#channels in": "2048 (HAB) / 341 (PAB)"}, "deconv 2": _DECONV,
+           "deconv 3": _DECONV, "deconv 4": _DECONV,
+           "1x1 conv": {"#channels in": "64", "#channels out": "1 (HAB) / keypoint groups (PAB)", "kernel size": "1x1",
+                        "stride": "1"}},
+    caption="Read from the HAB and PAB modules of `daaf-trinet` as this profile builds it (its backbone sets the "
+            "input channels: 2048 for ResNet-50; PAB's are floor(C / 6) per channel group); PAB's 1x1 convs list "
+            "the keypoints of each group. Each deconvolution is followed by BN and ReLU here (the paper's table "
+            "lists the convolutions only).",
+)
 
 TABLE2 = Table(
     id="daaf/table2",
@@ -160,7 +177,7 @@ TABLE7 = Table(
             "groups; independent: one decoder per group. " + NOTE,
 )
 
-TABLES = (TABLE2, TABLE3, TABLE4, TABLE5, TABLE6, TABLE7)
+TABLES = (TABLE1, TABLE2, TABLE3, TABLE4, TABLE5, TABLE6, TABLE7)
 
 FIGURES = (
     Figure("daaf/fig5", "DAAF Fig. 5: holistic attention maps, TriNet without and with holistic attention "

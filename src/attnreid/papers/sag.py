@@ -7,7 +7,7 @@ CUHK03 is the classic protocol (detected boxes, 1,367 training / 100 test identi
 """
 from __future__ import annotations
 
-from attnreid.papers.spec import Arm, Claim, Figure, Row, Table, beats, chain
+from attnreid.papers.spec import Arm, Claim, FactTable, Figure, Row, Table, beats, chain
 
 TABLE1_DATASETS = ("market1501", "cuhk03_classic", "dukemtmc")
 RANKS = ("R1", "R5", "R10", "mAP")
@@ -129,7 +129,26 @@ TABLE5 = _comparison(
      ("DCC [46]", (80.3, 92.0, 97.1, 59.2))),
     (79.94, 89.68, 92.15, 60.88), (85.28, 91.07, 93.76, 81.05))
 
-TABLES = (TABLE1, TABLE3, TABLE4, TABLE5)
+def _t2(*rows: tuple[str, int, int, int]) -> dict[str, dict[str, int]]:
+    return {label: dict(zip(TABLE1_DATASETS, values, strict=True)) for label, *values in rows}
+
+
+TABLE2 = FactTable(
+    id="sag/table2",
+    title="SAG Table 2: dataset split details",
+    kind="dataset_stats",
+    columns=TABLE1_DATASETS,
+    datasets=TABLE1_DATASETS,
+    paper=_t2(("Number of IDs", 1501, 1467, 1404), ("Number of Images", 36036, 14097, 36411), ("Cameras", 6, 2, 8),
+              ("#Train IDs", 751, 1367, 702), ("#Train Images", 12936, 13113, 16522), ("#Test IDs", 750, 100, 702),
+              ("#Query Images", 3368, 984, 2228), ("#Gallery Images", 19732, 984, 17661)),
+    caption="Computed from this profile's prepared indexes: IDs = train + query identities, images = train + query "
+            "+ gallery, cameras over those splits. Distractor gallery files are counted; junk files (pid -1) are "
+            "dropped by prepare, so a real gallery counts fewer than its release (Market-1501: 15,913 of 19,732). The paper's CUHK03 column is not self-consistent (13,113 + 984 + 984 is not 14,097) and "
+            "does not match the classic split's 100 single-shot queries.",
+)
+
+TABLES = (TABLE1, TABLE2, TABLE3, TABLE4, TABLE5)
 
 FIGURES = (
     Figure("sag/fig3", "SAG Fig. 3: accuracy against the attention depth", "method_curve", DEPTH_METHODS,

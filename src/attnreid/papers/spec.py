@@ -52,6 +52,26 @@ class Table:
 
 
 @dataclass(frozen=True)
+class FactTable:
+    """A table of facts computed beside the paper's, not results of runs: `kind` `dataset_stats`
+    (each of `datasets`, from its stand-in's prepared index) or `layers` (the branch layers of the
+    model `method` builds under this profile). `paper`: row label -> column -> the paper's entry."""
+
+    id: str
+    title: str
+    kind: str
+    columns: tuple[str, ...]
+    paper: dict[str, dict[str, str | int]]
+    datasets: tuple[str, ...] = ()
+    method: str | None = None
+    caption: str = ""
+    train_on: str | None = None
+
+    def methods(self) -> list[str]:
+        return []  # no cell is trained for it
+
+
+@dataclass(frozen=True)
 class Figure:
     """A figure drawn by `viz.<kind>` from the cells of `methods` x `datasets`."""
 

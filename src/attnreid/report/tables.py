@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from attnreid.atomic import write_text
-from attnreid.papers.spec import DATASET_TITLES, Table
+from attnreid.papers.spec import DATASET_TITLES, FactTable, Table
 
 
 def metric_value(metrics: dict, name: str, rerank: bool, query: str) -> float | None:
@@ -103,7 +103,11 @@ def recipe_note(table: Table, grid) -> str:
     return " ".join(notes)
 
 
-def render(table: Table, grid, out_md: str) -> None:
+def render(table: Table | FactTable, grid, out_md: str) -> None:
+    if isinstance(table, FactTable):
+        from attnreid.report import facts
+
+        return facts.render(table, grid, out_md)
     df = long_form(table, grid)
     seeds = grid.params["seeds"]
     notes = [table.caption, f"Reproduced: mean ± std over seeds {seeds} (profile `{grid.profile}`); "
