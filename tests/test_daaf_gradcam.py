@@ -116,8 +116,8 @@ def tiny_grid(tmp_path, monkeypatch):
     return g
 
 
-def test_figures_5_and_6_draw(tiny_grid, tmp_path):
-    for fid in ("daaf/fig5", "daaf/fig6"):
+def test_figures_1_5_and_6_draw(tiny_grid, tmp_path):
+    for fid in ("daaf/fig1", "daaf/fig5", "daaf/fig6"):
         out = tmp_path / f"{fid}.png"
         viz.draw(papers.figure(fid), tiny_grid, str(out))
         assert out.stat().st_size > 10_000, fid

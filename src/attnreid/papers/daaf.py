@@ -180,6 +180,11 @@ TABLE7 = Table(
 TABLES = (TABLE1, TABLE2, TABLE3, TABLE4, TABLE5, TABLE6, TABLE7)
 
 FIGURES = (
+    Figure("daaf/fig1", "DAAF Fig. 1: holistic and partial attention maps of DAAF-TriNet (test images)",
+           "daaf_attention", ("daaf-trinet",), ("market1501",),
+           caption="One model, HAB + PAB: per image its holistic attention map (Eq. 7 on the inference embedding, "
+                   "as Fig. 5) and the partial attention map of each PAB channel group (Eq. 8, as Fig. 6); Grad-CAM "
+                   "on the conv1 output, eval mode, min-max normalised per image."),
     Figure("daaf/fig5", "DAAF Fig. 5: holistic attention maps, TriNet without and with holistic attention "
            "learning (HAB) (test images)", "daaf_ham", ("daaf-trinet-base", "daaf-trinet-hab"), ("market1501",),
            caption="TriNet against TriNet + HAB (`daaf-trinet-hab`, no PAB), as the paper's Fig. 5 compares. Eq. 7: L_HAM = (1/N) sum_n (1/K) sum_k |dx_n/dA_k * A_k|, x = the inference network's "
