@@ -165,8 +165,8 @@ def test_table_grids_expand_to_their_cells():
         assert len({g.config_digest(c) for c in cells}) == n
     trinet = g.cell_config(Cell("market1501", "daaf-trinet", 0))["train"]
     bot = g.cell_config(Cell("market1501", "daaf-bot", 0))["train"]
-    assert (trinet["optimizer"], trinet["lr"], trinet["ids_per_batch"], trinet["imgs_per_id"]) == ("adam", 3e-4, 18, 4)
-    assert (bot["last_stride"], bot["lr"], bot["random_erasing"], bot["label_smoothing"]) == (1, 3.5e-4, 0.5, 0.1)
+    assert (trinet["optimizer"], trinet["lr"], trinet["ids_per_batch"], trinet["imgs_per_id"]) == ("adam", 1e-3, 18, 4)
+    assert (bot["last_stride"], bot["lr"], bot["random_erasing"], bot["label_smoothing"]) == (1, 1e-3, 0.5, 0.1)
     for tid in sizes:
         assert tid in g.params["tables"]
 

@@ -17,7 +17,7 @@ from conftest import params_grid, tiny_cell_cfg, untrained_cells
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-METHODS = ("daaf-trinet-base", "daaf-trinet")
+METHODS = ("daaf-trinet-base", "daaf-trinet", "daaf-trinet-hab")  # Fig. 5: base and HAB-only; Fig. 6: DAAF
 
 
 class Tiny(nn.Module):
@@ -116,8 +116,8 @@ def tiny_grid(tmp_path, monkeypatch):
     return g
 
 
-def test_figures_5_and_6_draw(tiny_grid, tmp_path):
-    for fid in ("daaf/fig5", "daaf/fig6"):
+def test_figures_1_5_and_6_draw(tiny_grid, tmp_path):
+    for fid in ("daaf/fig1", "daaf/fig5", "daaf/fig6"):
         out = tmp_path / f"{fid}.png"
         viz.draw(papers.figure(fid), tiny_grid, str(out))
         assert out.stat().st_size > 10_000, fid

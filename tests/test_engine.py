@@ -8,13 +8,14 @@ from attnreid.models import backbone as bb
 from attnreid.models import build
 from attnreid.errors import InputError
 
-SCHED = {"warmup_epochs": 2, "warmup_factor": 0.1, "milestones": [4, 6], "gamma": 0.1}
+SCHED = {"warmup_epochs": 2, "warmup_factor": 0.1, "milestones": [4, 6], "gamma": 0.1, "schedule": "step"}
 
 
 def cell_cfg(**args):
     return {"cell": "d/m/s0", "method": "m", "model": "baseline", "args": args, "seed": 0,
             "train": {"backbone": "resnet18", "last_stride": 1, "pretrained": "none", "label_smoothing": 0.1,
-                      "lr": 0.1, "pretrained_lr_mult": 0.1, "optimizer": "sgd", "momentum": 0.9, "weight_decay": 5e-4}}
+                      "lr": 0.1, "pretrained_lr_mult": 0.1, "optimizer": "sgd", "momentum": 0.9, "nesterov": False,
+                      "weight_decay": 5e-4}}
 
 
 def test_lr_schedule_warmup_then_steps():

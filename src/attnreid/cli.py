@@ -75,7 +75,7 @@ def cmd_extract(args):
 
     g = _grid(args)
     cell = Cell.parse(args.cell)
-    extract(args.checkpoint, g.config_digest(cell), args.index, args.out, g.params["eval"], args.threads)
+    extract(args.checkpoint, g.config_digest(cell), args.index, args.out, g.eval_config(cell.method), args.threads)
     log.info("features of %s -> %s", cell.id, args.out)
 
 
@@ -101,6 +101,13 @@ def cmd_figure(args):
 
     viz.draw(papers.figure(args.figure), _grid(args), args.out)
     log.info("figure %s -> %s", args.figure, args.out)
+
+
+def cmd_claims(args):
+    from attnreid.report.claims import render
+
+    render(_grid(args), args.out)
+    log.info("claims ledger -> %s", args.out)
 
 
 def cmd_report(args):
@@ -165,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     verb("evaluate", cmd_evaluate, "cell", "features", "out")
     verb("table", cmd_table, "table", "out")
     verb("figure", cmd_figure, "figure", "out")
+    verb("claims", cmd_claims, "out")
     verb("report", cmd_report, "out")
     verb("dvc-yaml", cmd_dvc_yaml, "out")
     s = verb("cells", cmd_cells)

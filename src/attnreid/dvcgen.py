@@ -1,7 +1,7 @@
 """dvc.yaml generated from the grid: the same stages and commands Snakemake runs, never hand-kept.
 
 Prepared data and checkpoints are DVC-cached outs; features too. Metrics files are `metrics:`,
-training curves `plots:`, tables/figures/report uncached outs (kept in git under results/).
+training curves `plots:`, tables/figures/claims/report uncached outs (kept in git under results/).
 Each stage lists the params.yaml keys it reads, so `dvc repro` reruns only what a change touches.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def stages_doc(grid: Grid, raw: dict) -> dict:
             entry["params"] = keys
         if st.kind == "evaluate":
             entry["metrics"] = [{o: {"cache": False}} for o in st.outs]
-        elif st.kind in ("table", "figure", "report"):
+        elif st.kind in ("table", "figure", "claims", "report"):
             entry["outs"] = [{o: {"cache": False}} for o in st.outs]
         elif st.kind == "train":
             model, live = st.outs

@@ -48,7 +48,7 @@ class Stage:
     deps: tuple[str, ...]
     outs: tuple[str, ...]
     params: tuple[str, ...]  # dotted params.yaml keys the job reads (DVC `params:`)
-    kind: str  # synthesize | prepare | pseudo_labels | pseudo_compare | train | extract | evaluate | table | figure | report
+    kind: str  # synthesize | prepare | pseudo_labels | pseudo_compare | train | extract | evaluate | table | figure | claims | report
 
 
 class Grid:
@@ -107,6 +107,10 @@ class Grid:
             "seed": cell.seed,
             "train": train,
         }
+
+    def eval_config(self, method: str) -> dict:
+        """`eval` with the method's own test-time choices (`methods.<m>.eval`, e.g. flip) over it."""
+        return deep_merge(self.params["eval"], self.method_cfg(method).get("eval", {}))
 
     def cells_for(self, methods, paper_datasets) -> list[Cell]:
         return [Cell(self.stand_in(d), m, s) for m in methods for d in paper_datasets for s in self.params["seeds"]]
@@ -198,6 +202,10 @@ class Grid:
         return str(RESULTS / "figures" / f"{figure_id}.png")
 
     @staticmethod
+    def claims_outs() -> list[str]:
+        return [str(RESULTS / f"claims.{ext}") for ext in ("md", "csv")]
+
+    @staticmethod
     def report() -> str:
         return str(RESULTS / "REPORT.md")
 
@@ -211,7 +219,7 @@ class Grid:
     def targets(self) -> list[str]:
         outs = [o for t in self.params["tables"] for o in self.table_outs(t)]
         outs += [self.figure_out(f) for f in self.params["figures"]]
-        return outs + self.pseudo_report_outs() + [self.report()]
+        return outs + self.pseudo_report_outs() + self.claims_outs() + [self.report()]
 
     # -- stages (the commands both Snakemake and DVC run) -----------------------------------
     def _cli(self, verb: str, *args: str) -> str:
@@ -264,7 +272,7 @@ class Grid:
         return Stage(f"extract@{self.job(cell, test)}",
                      self._cli("extract", "--cell", cell.id, "--index", idx, "--checkpoint", ckpt, "--out", out,
                                "--threads", str(threads)),
-                     (idx, ckpt), (out,), ("eval.flip", "eval.batch_size"), "extract")
+                     (idx, ckpt), (out,), ("eval.flip", "eval.batch_size", f"methods.{cell.method}.eval"), "extract")
 
     def evaluate(self, cell: Cell, test: str | None = None) -> Stage:
         feats, out = self.features(cell, test), self.metrics(cell, test)
@@ -272,11 +280,22 @@ class Grid:
                      self._cli("evaluate", "--cell", cell.id, "--features", feats, "--out", out),
                      (feats,), (out,), ("eval.metric", "eval.max_rank", "eval.rerank"), "evaluate")
 
+    def fact_datasets(self) -> list[str]:
+        """The datasets whose prepared index a dataset-statistics table (papers.FactTable) reads."""
+        return sorted({self.stand_in(d) for t in self.params["tables"] for d in papers.table(t).datasets
+                       if isinstance(papers.table(t), papers.FactTable)})
+
     def table(self, table_id: str) -> Stage:
+        t = papers.table(table_id)
         deps = tuple(self.metrics(c, test) for c, test in self.table_tests(table_id))
+        keys: tuple[str, ...] = ("seeds", "stand_ins")
+        if isinstance(t, papers.FactTable):
+            deps = tuple(sorted({self.index(self.stand_in(d)) for d in t.datasets}))
+            keys = ("stand_ins",) + ((f"methods.{t.method}", "train", f"profiles.{self.profile}.cell_override")
+                                     if t.method else ())
         outs = tuple(self.table_outs(table_id))
         return Stage(f"table@{table_id}", self._cli("table", "--table", table_id, "--out", outs[0]),
-                     deps, outs, ("seeds", "stand_ins"), "table")
+                     deps, outs, keys, "table")
 
     def figure(self, figure_id: str) -> Stage:
         cells = self.figure_cells(figure_id)
@@ -287,6 +306,14 @@ class Grid:
         return Stage(f"figure@{figure_id}", self._cli("figure", "--figure", figure_id, "--out", out),
                      deps, (out,), ("seeds", "stand_ins"), "figure")
 
+    def claims_stage(self) -> Stage:
+        """The claims ledger: reads the metrics of the cells this profile's tables already evaluate."""
+        from attnreid.report.claims import metrics_files
+
+        outs = self.claims_outs()
+        return Stage("claims", self._cli("claims", "--out", outs[0]), tuple(metrics_files(self)), tuple(outs),
+                     ("seeds", "stand_ins"), "claims")
+
     def report_stage(self) -> Stage:
         deps = tuple(o for o in self.targets() if o != self.report())
         return Stage("report", self._cli("report", "--out", self.report()), deps, (self.report(),),
@@ -296,7 +323,8 @@ class Grid:
         """Every job of this profile's DAG, in dependency order."""
         ds = self.datasets()
         cross = self.cross_tests()
-        data = sorted({*ds, *self.params["pseudo_report"]["datasets"], *(test for _, test in cross)})
+        data = sorted({*ds, *self.params["pseudo_report"]["datasets"], *(test for _, test in cross),
+                       *self.fact_datasets()})
         cells = self.cells()
         out = [self.synthesize(d) for d in data if self.is_synthetic(d)]
         out += [self.prepare(d) for d in data] + [self.pseudo_labels(d) for d in ds]
@@ -306,7 +334,7 @@ class Grid:
         out += [step(c) for step in (self.extract, self.evaluate) for c in cells if c in tested_at_home]
         out += [step(c, test) for step in (self.extract, self.evaluate) for c, test in cross]
         out += [self.table(t) for t in self.params["tables"]]
-        out += [self.figure(f) for f in self.params["figures"]]
+        out += [self.figure(f) for f in self.params["figures"]] + [self.claims_stage()]
         if self.pseudo_report_outs():
             out += [self.pseudo_compare_stage(d, b) for d, b in self.pseudo_report_pairs()]
             out.append(self.pseudo_report_stage())

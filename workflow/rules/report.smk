@@ -34,6 +34,23 @@ rule figure:
         "{params.cmd} 2> {log}"
 
 
+rule claims:
+    input:
+        G.claims_stage().deps,
+    output:
+        md="results/claims.md",
+        csv="results/claims.csv",
+    params:
+        cmd=G.claims_stage().cmd,
+        config=lambda w: [PARAMS["seeds"], PARAMS["stand_ins"]],
+    resources:
+        **RES["light"],
+    log:
+        f"{WORK}/logs/claims.log",
+    shell:
+        "{params.cmd} 2> {log}"
+
+
 rule report:
     input:
         [t for t in TARGETS if t != G.report()],

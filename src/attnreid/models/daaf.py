@@ -2,8 +2,8 @@
 trained with two extra branches that are dropped at inference (models/daaf_branches.py).
 
 - Base network (`base`, a registered model with a `head(stage-4 map)` method, its own args in
-  `base_args`): `trinet` (TriNet) or `baseline` with `neck: bnneck, triplet_margin: 0.3` and the
-  recipe's last stride 1 (BoT). Its loss is L_r.
+  `base_args`): `trinet` (TriNet) or `baseline` with `neck: bnneck, triplet_margin: 0.3,
+  center_loss: 5e-4, normalize_embedding: true` and the recipe's last stride 1 (BoT). Its loss is L_r.
 - HAB (`hab: true`) regresses the pseudo-label person mask from the stage-1 map; PAB (`pab`) the
   Gaussian heatmaps of the keypoint groups (`keypoints`), or the image's horizontal stripes
   (`stripes`, Table 5), from the stage-4 channel groups of `grouping` (a key of GROUPINGS: 1 is PAB

@@ -3,8 +3,12 @@
 What the paper says (section 3, 4.3, 4.6) and what is chosen where it is silent:
 - Two branches share one ResNet (`model.backbone`, one parameter set): the low-resolution branch
   sees the input I2 (train.height x train.width, 160x64 in the paper), the high-resolution branch
-  I1 = I2 up-sampled x2 bilinearly (320x128). BN layers of the shared backbone normalise each
-  branch with its own batch statistics (two forward calls).
+  I1 = I2 up-sampled x2 bilinearly (320x128). Chosen (the paper is silent): each BatchNorm of the
+  shared backbone keeps its weights shared but its running statistics per branch
+  (`BranchBatchNorm2d`). One set of statistics for both would mix the x2 high branch with the low
+  branch, whose activations after Eq. 7 are orders of magnitude smaller; in eval mode the low branch
+  would then be normalised with the wrong statistics and its features collapse (the cosine between
+  an image's eval- and train-mode features fell to 0.45-0.68 for D1,2 ... D1,2,3,4; tested).
 - A SAG module after residual stage i (attention depth D_i, `depths`): on the low branch's map f2,
   1x1 conv -> BN -> ReLU -> softmax over all h*w positions = the one-channel grid G (sums to 1
   per image); at 160x64, D1 40x16, D2 20x8, D3 10x4, D4 5x2 (the sizes follow the input).
@@ -61,6 +65,47 @@ def l2_normalise(v: torch.Tensor) -> torch.Tensor:
     return F.normalize(v.flatten(1), dim=1, eps=1e-12).view_as(v)
 
 
+class BranchBatchNorm2d(nn.BatchNorm2d):
+    """A BatchNorm2d whose weight and bias are shared by the two branches and whose running statistics
+    are per branch: `running_*` (the state_dict names of a plain BatchNorm2d) for the low branch,
+    `high_running_*` for the high one, used while `high` is set. Both start from the wrapped BN's."""
+
+    def __init__(self, bn: nn.BatchNorm2d):
+        super().__init__(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
+        self.load_state_dict(bn.state_dict())
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            self.register_buffer(f"high_{name}", getattr(bn, name).detach().clone())
+        self.high = False
+
+    def _swap(self) -> None:
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            low, high = getattr(self, name), getattr(self, f"high_{name}")
+            setattr(self, name, high)
+            setattr(self, f"high_{name}", low)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.high:
+            return super().forward(x)
+        self._swap()  # the high statistics under the names BatchNorm2d.forward reads and updates in place
+        try:
+            return super().forward(x)
+        finally:
+            self._swap()
+
+
+def split_batchnorm_statistics(module: nn.Module) -> list[BranchBatchNorm2d]:
+    """Replace every BatchNorm2d under `module` by a BranchBatchNorm2d (same weights and statistics); the list of them."""
+    out = []
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            child = BranchBatchNorm2d(child)
+            setattr(module, name, child)
+            out.append(child)
+        else:
+            out += split_batchnorm_statistics(child)
+    return out
+
+
 class SAGModule(nn.Module):
     """f2 -> G: 1x1 conv (C -> 1) -> BN -> ReLU -> softmax over all positions; [N, 1, h, w], sums to 1."""
 
@@ -82,22 +127,37 @@ class SAG(nn.Module):
         self.depths, self.l2_norm, self.merge = sorted(depths), set(l2_norm), merge
         self.label_smoothing = label_smoothing
         self.sag = nn.ModuleDict({str(d): SAGModule(backbone.channels[d - 1]) for d in self.depths})
+        # the BNs the high branch runs through (stem and stages up to the deepest SAG), statistics split per branch
+        deepest = self.depths[-1] if self.depths else 0
+        stages = (backbone.stem, backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4)[:deepest + 1]
+        self._high_bns = {i: split_batchnorm_statistics(m) for i, m in enumerate(stages)} if deepest else {}
         self.classifier = nn.Linear(backbone.channels[-1], num_classes)
         nn.init.normal_(self.classifier.weight, std=0.001)
         nn.init.zeros_(self.classifier.bias)
+
+    def _high(self, stage: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """`module` (stage 0: the stem) on the high branch's map, with the high branch's BN statistics."""
+        for bn in self._high_bns[stage]:
+            bn.high = True
+        try:
+            return module(x)
+        finally:
+            for bn in self._high_bns[stage]:
+                bn.high = False
 
     def _forward_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """The low branch's final map and the grid G of each depth."""
         b = self.backbone
         deepest = self.depths[-1] if self.depths else 0
         f2 = b.stem(x)
-        f1 = b.stem(F.interpolate(x, scale_factor=UPSAMPLE, mode="bilinear", align_corners=False)) if deepest else None
+        f1 = self._high(0, b.stem, F.interpolate(x, scale_factor=UPSAMPLE, mode="bilinear",
+                                                 align_corners=False)) if deepest else None
         grids = {}
         for d, layer in enumerate((b.layer1, b.layer2, b.layer3, b.layer4), start=1):
             f2 = layer(f2)
             if d > deepest:
                 continue
-            f1 = layer(f1)
+            f1 = self._high(d, layer, f1)
             if d in self.depths:
                 grids[d] = self.sag[str(d)](f2)
                 v = attend(f1, grids[d])
@@ -106,8 +166,12 @@ class SAG(nn.Module):
                 f2 = v if self.merge == "replace" else f2 + v
         return f2, grids
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled low-branch feature (the inference embedding), in the module's current mode."""
+        return self._forward_maps(x)[0].mean((2, 3))
+
     def forward(self, x):
-        feat = self._forward_maps(x)[0].mean((2, 3))
+        feat = self.embed(x)
         if not self.training:
             return feat
         return {"logits": self.classifier(feat)}

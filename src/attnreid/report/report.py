@@ -22,6 +22,9 @@ def render(grid, out_md: str) -> None:
         md = Path(grid.pseudo_report_outs()[0])
         lines += ["## Pseudo-label backends", ""] + ["#" + ln if ln.startswith("# ") else ln
                                                       for ln in md.read_text().splitlines()[1:]] + [""]
+    claims = Path(grid.claims_outs()[0])
+    lines += ["## Claims ledger", ""] + ["#" + ln if ln.startswith("#") else ln
+                                         for ln in claims.read_text().splitlines()[1:]] + [""]
     for fid in grid.params["figures"]:
         f = papers.figure(fid)
         png = Path(grid.figure_out(fid))

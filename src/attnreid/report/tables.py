@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from attnreid.atomic import write_text
-from attnreid.papers.spec import DATASET_TITLES, Table
+from attnreid.papers.spec import DATASET_TITLES, FactTable, Table
 
 
-def _metric(metrics: dict, name: str, rerank: bool, query: str) -> float | None:
+def metric_value(metrics: dict, name: str, rerank: bool, query: str) -> float | None:
     """A percentage; None when the run has no multi-query result (an index without gt_bbox images)."""
     if query == "multi":
         metrics = metrics.get("multi_query")
@@ -35,7 +35,7 @@ def long_form(table: Table, grid) -> pd.DataFrame:
                 if row.method:
                     for seed in grid.params["seeds"]:
                         path = grid.metrics(*grid.table_test(table, ds, row.method, seed))
-                        val = _metric(json.loads(Path(path).read_text()), m, row.rerank, row.query)
+                        val = metric_value(json.loads(Path(path).read_text()), m, row.rerank, row.query)
                         vals += [] if val is None else [val]
                 paper = row.reported.get(f"{ds}/{m}")
                 mean = float(np.mean(vals)) if vals else None
@@ -78,12 +78,41 @@ def stand_in_note(table: Table, grid) -> str:
     return "Synthetic stand-ins replace the paper's datasets: " + "; ".join(synthetic) + "."
 
 
-def render(table: Table, grid, out_md: str) -> None:
+def _methods_where(grid, methods: list[str], pred) -> list[str]:
+    return [m for m in methods if pred(m)]
+
+
+def recipe_note(table: Table, grid) -> str:
+    """What the test features are (mirror-averaged or not) and how each model was selected, per method."""
+    methods = table.methods()
+    if not methods:
+        return ""
+    flipped = _methods_where(grid, methods, lambda m: grid.eval_config(m)["flip"])
+    if not flipped:
+        notes = ["Test features: each image alone (no averaging with its mirror image), as in the papers."]
+    else:
+        notes = ["Test features: averaged with the mirror image for " + ", ".join(f"`{m}`" for m in flipped) +
+                 (("; the image alone for the others.") if len(flipped) < len(methods) else ".")]
+    cell = lambda m: grid.cell_config(grid.table_test(table, table.datasets[0], m, grid.params["seeds"][0])[0])  # noqa: E731
+    selected = _methods_where(grid, methods, lambda m: cell(m)["train"]["validation"]["ids"] > 0)
+    if selected:
+        v = cell(selected[0])["train"]["validation"]
+        notes.append(f"Model selection: the epoch with the best {v['metric']} on {100 * v['ids']:.0f}% of the "
+                     "training identities, held out of training, for " + ", ".join(f"`{m}`" for m in selected) +
+                     "; the last epoch otherwise.")
+    return " ".join(notes)
+
+
+def render(table: Table | FactTable, grid, out_md: str) -> None:
+    if isinstance(table, FactTable):
+        from attnreid.report import facts
+
+        return facts.render(table, grid, out_md)
     df = long_form(table, grid)
     seeds = grid.params["seeds"]
     notes = [table.caption, f"Reproduced: mean ± std over seeds {seeds} (profile `{grid.profile}`); "
              "'paper': the number the paper reports; Δ = reproduced − paper. Percentages.",
-             stand_in_note(table, grid)]
+             recipe_note(table, grid), stand_in_note(table, grid)]
     if table.train_on:
         source = DATASET_TITLES.get(table.train_on, table.train_on)
         notes.insert(1, f"Cross-dataset: every model is trained on {source} ({grid.stand_in(table.train_on)}) and "

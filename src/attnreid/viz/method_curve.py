@@ -19,7 +19,7 @@ METRICS = ("R1", "mAP")
 def paper_value(method: str, dataset: str, metric: str) -> float | None:
     """The paper's number for a method's plain single-query row, from the first table reporting it."""
     key = f"{dataset}/{metric}"
-    for table in papers.TABLES.values():
+    for table in (t for t in papers.TABLES.values() if isinstance(t, papers.Table)):
         for row in table.rows:
             if row.method == method and not row.rerank and row.query == "single" and key in row.reported:
                 return row.reported[key]
