@@ -76,7 +76,8 @@ def test_synthreid_is_not_count_checked_but_structure_is(market_root, tmp_path):
     for f in (market_root / "bounding_box_test").glob("0008_*"):
         f.unlink()
     with pytest.raises(InputError, match="1 query identities have no gallery image .*pid 8"):
-        prepare("s", {"kind": "synthreid"}, market_root, out(tmp_path))
+        prepare("s", {"kind": "synthreid"}, market_root, out(tmp_path / "again"))
+    assert not (tmp_path / "again").exists()   # nothing written: no index, no metadata, no temporary
 
 
 def test_unknown_kind_option_and_missing_root(market_root, tmp_path):
