@@ -127,6 +127,51 @@ def smoke_run(tmp_path_factory) -> tuple[Path, str]:
     return root, log
 
 
+@pytest.fixture
+def saved_figures(monkeypatch) -> list:
+    """Every matplotlib figure saved while the test runs, in order: figure tests check what a figure
+    shows (its panels, the values plotted), not only that a PNG was written."""
+    from matplotlib.figure import Figure
+
+    figures = []
+    savefig = Figure.savefig
+
+    def keep(self, *args, **kwargs):
+        figures.append(self)
+        return savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return figures
+
+
+def image_panels(fig) -> dict[tuple[int, int], list[np.ndarray]]:
+    """(row, column) of each panel of `fig` that shows an image -> the arrays drawn there (the image,
+    then any map overlaid on it)."""
+    panels = {}
+    for ax in fig.axes:
+        if ax.images:
+            spec = ax.get_subplotspec()
+            panels[spec.rowspan.start, spec.colspan.start] = [np.asarray(im.get_array()) for im in ax.images]
+    return panels
+
+
+def panel_grid(fig, rows: int, cols: int, has_map=lambda r, c: c > 0) -> dict:
+    """Assert `fig` is a full rows x cols grid of image panels, those where `has_map(row, column)` with one
+    map in [0, 1] overlaid on the image (the others with none); returns the panels."""
+    panels = image_panels(fig)
+    assert sorted(panels) == [(r, c) for r in range(rows) for c in range(cols)], sorted(panels)
+    for (r, c), arrays in panels.items():
+        assert len(arrays) == (2 if has_map(r, c) else 1), (r, c, len(arrays))
+        if has_map(r, c):
+            assert arrays[1].ndim == 2 and 0 <= arrays[1].min() and arrays[1].max() <= 1, (r, c)
+    return panels
+
+
+def bar_heights(fig) -> list[list[float]]:
+    """The bar heights of each panel of `fig` that has bars, in drawing order."""
+    return [[float(p.get_height()) for p in ax.patches] for ax in fig.axes if ax.patches]
+
+
 def untrained_cells(g, methods, cfg_of, featured=()) -> str:
     """For figure tests: a tiny Market-layout stand-in prepared under the cwd, an untrained
     checkpoint per method (config `cfg_of(method)`), and features for the `featured` methods.
