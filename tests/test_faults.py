@@ -4,7 +4,7 @@ with one line naming the file or key, exit status 2, and nothing written."""
 from __future__ import annotations
 
 import errno
-import re
+import os
 import resource
 import shlex
 import signal
@@ -18,12 +18,10 @@ import torch
 import yaml
 
 from attnreid import models
-from attnreid.atomic import atomic_path, write_text
+from attnreid.atomic import write_text
 from attnreid.cli import main as cli
 from attnreid.config import load
 from attnreid.data import index as index_io
-from attnreid.data.dataset import ReIDImages
-from attnreid.data import transforms
 from attnreid.engine import checkpoint
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
@@ -208,20 +206,40 @@ def file_size_limit():
 def full_disk_write(kind: str, path) -> None:
     if kind == "checkpoint":
         checkpoint.save(path, {"weights": torch.zeros(100_000)})
-    elif kind == "text":
+    else:
         write_text(path, "x" * 100_000)
-    else:  # ENOSPC itself, as a writer raises it
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(b"partial")
-            raise OSError(errno.ENOSPC, "No space left on device")
 
 
-@pytest.mark.parametrize("kind, reason", [("checkpoint", "file too large"), ("text", "file too large"),
-                                          ("enospc", "no space left on device")])
-def test_disk_full_write_keeps_the_previous_file(tmp_path, file_size_limit, kind, reason):
+@pytest.mark.parametrize("kind", ["checkpoint", "text"])
+def test_file_size_limit_keeps_the_previous_file(tmp_path, file_size_limit, kind):
+    """A real EFBIG: the process's file-size limit stops the write."""
     path = tmp_path / "out"
     path.write_bytes(b"previous")
     with pytest.raises(InputError) as err:
         full_disk_write(kind, path)
-    assert str(err.value) == f"{path}: cannot write it: {reason} (left as it was)"
+    assert str(err.value) == f"{path}: cannot write it: file too large (left as it was)"
     assert path.read_bytes() == b"previous" and sorted(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("kind", ["checkpoint", "text"])
+@pytest.mark.parametrize("code, reason", [(errno.ENOSPC, "no space left on device"),
+                                          (errno.EDQUOT, "disk quota exceeded")])
+def test_disk_full_or_quota_keeps_the_previous_file(tmp_path, monkeypatch, kind, code, reason):
+    """A full disk or an exhausted quota as the kernel reports it: the write lands half its bytes, then fails
+    with ENOSPC / EDQUOT (a test cannot fill a disk or set a quota, so the file write is where it strikes)."""
+    def short_write(self, data):
+        with open(self, "wb" if isinstance(data, (bytes, memoryview)) else "w") as fh:
+            fh.write(data[: len(data) // 2])
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(Path, "write_bytes", short_write)
+    monkeypatch.setattr(Path, "write_text", short_write)
+    path = tmp_path / "out"
+    with open(path, "wb") as fh:
+        fh.write(b"previous")
+    with pytest.raises(InputError) as err:
+        full_disk_write(kind, path)
+    assert str(err.value) == f"{path}: cannot write it: {reason} (left as it was)"
+    with open(path, "rb") as fh:
+        assert fh.read() == b"previous"
+    assert sorted(tmp_path.iterdir()) == [path]
