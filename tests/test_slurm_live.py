@@ -20,7 +20,6 @@ import yaml
 from slurm.cluster import LocalSlurm, Unavailable, ensure_packages
 from conftest import copy_repo, missing_part, run
 
-pytestmark = pytest.mark.e2e
 CELL = "synth-market/baseline/s0"
 TARGET = f"work/smoke/metrics/{CELL}.json"
 CHAIN = ("synthesize", "prepare", "pseudo_labels", "train", "extract", "evaluate")
@@ -74,6 +73,7 @@ def deterministic(node):
     return node
 
 
+@pytest.mark.e2e
 def test_one_cell_through_slurm_equals_the_local_run(tmp_path, cluster, smoke_run):
     local, _ = smoke_run
     remote = copy_repo(tmp_path / "remote")
@@ -91,3 +91,13 @@ def test_one_cell_through_slurm_equals_the_local_run(tmp_path, cluster, smoke_ru
         assert ("gres/gpu=1" in j["tres"]) == (j["rule"] == "train"), j
     # train.device included: the GPU job fell back to the CPU as the local run did
     assert deterministic(json.loads((remote / TARGET).read_text())) == deterministic(json.loads((local / TARGET).read_text()))
+
+
+def test_a_job_completed_on_retry_counts_once_as_done():
+    """final_attempts, on sacct rows of a chain whose train job failed once and was resubmitted."""
+    rows = [{"id": 1, "rule": "prepare", "wildcards": "dataset=d", "state": "COMPLETED"},
+            {"id": 2, "rule": "train", "wildcards": "cell=c", "state": "FAILED"},
+            {"id": 3, "rule": "train", "wildcards": "cell=c", "state": "COMPLETED"}]
+    assert [j["id"] for j in final_attempts(rows)] == [1, 3]
+    with pytest.raises(AssertionError):       # a retry after a success would be a duplicate job
+        final_attempts([{**rows[1], "state": "COMPLETED"}, rows[2]])
