@@ -14,6 +14,14 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def missing_part(why: str):
+    """A test needs an optional part this machine lacks (a local SLURM, .venv-mediapipe): it skips saying
+    why, except under CI=true, where every part must be there and it fails instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{why} (CI=true: every optional part must be present)", pytrace=False)
+    pytest.skip(why)
+
+
 @pytest.fixture(autouse=True)
 def _threads():
     import torch
@@ -80,8 +88,9 @@ def in_repo(monkeypatch):
     return ROOT
 
 
-def env_with_venv() -> dict:
-    env = dict(os.environ)
+def env_with_venv(base: dict | None = None) -> dict:
+    """`base` (default: this process's environment) with the venv's bin folder first on PATH."""
+    env = dict(os.environ if base is None else base)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
     return env
 
@@ -101,9 +110,10 @@ def copy_repo(dst: Path) -> Path:
     return dst
 
 
-def run(cmd, cwd, timeout=600) -> str:
-    """Run a command with the venv on PATH; fail the test with its output tail unless it succeeds."""
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env_with_venv(), timeout=timeout)
+def run(cmd, cwd, timeout=600, env: dict | None = None) -> str:
+    """Run a command with the venv on PATH (in `env`, default this process's environment); fail the test with
+    its output tail unless it succeeds."""
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env_with_venv(env), timeout=timeout)
     assert res.returncode == 0, f"{cmd} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return res.stdout + res.stderr
 
@@ -115,6 +125,51 @@ def smoke_run(tmp_path_factory) -> tuple[Path, str]:
     log = run([sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/local", "--cores", "2",
                "--config", "profile=smoke"], root, timeout=1200)
     return root, log
+
+
+@pytest.fixture
+def saved_figures(monkeypatch) -> list:
+    """Every matplotlib figure saved while the test runs, in order: figure tests check what a figure
+    shows (its panels, the values plotted), not only that a PNG was written."""
+    from matplotlib.figure import Figure
+
+    figures = []
+    savefig = Figure.savefig
+
+    def keep(self, *args, **kwargs):
+        figures.append(self)
+        return savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return figures
+
+
+def image_panels(fig) -> dict[tuple[int, int], list[np.ndarray]]:
+    """(row, column) of each panel of `fig` that shows an image -> the arrays drawn there (the image,
+    then any map overlaid on it)."""
+    panels = {}
+    for ax in fig.axes:
+        if ax.images:
+            spec = ax.get_subplotspec()
+            panels[spec.rowspan.start, spec.colspan.start] = [np.asarray(im.get_array()) for im in ax.images]
+    return panels
+
+
+def panel_grid(fig, rows: int, cols: int, has_map=lambda r, c: c > 0) -> dict:
+    """Assert `fig` is a full rows x cols grid of image panels, those where `has_map(row, column)` with one
+    map in [0, 1] overlaid on the image (the others with none); returns the panels."""
+    panels = image_panels(fig)
+    assert sorted(panels) == [(r, c) for r in range(rows) for c in range(cols)], sorted(panels)
+    for (r, c), arrays in panels.items():
+        assert len(arrays) == (2 if has_map(r, c) else 1), (r, c, len(arrays))
+        if has_map(r, c):
+            assert arrays[1].ndim == 2 and 0 <= arrays[1].min() and arrays[1].max() <= 1, (r, c)
+    return panels
+
+
+def bar_heights(fig) -> list[list[float]]:
+    """The bar heights of each panel of `fig` that has bars, in drawing order."""
+    return [[float(p.get_height()) for p in ax.patches] for ax in fig.axes if ax.patches]
 
 
 def untrained_cells(g, methods, cfg_of, featured=()) -> str:

@@ -14,7 +14,7 @@ from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.camguided import ARRANGEMENTS, upsample
 from attnreid.models.layers import cam_channel_attention, cam_spatial_attention, minmax
-from conftest import params_grid, tiny_cell_cfg, untrained_cells
+from conftest import bar_heights, panel_grid, params_grid, tiny_cell_cfg, untrained_cells
 
 TABLE1 = papers.table("camguided/table1")
 METHODS = {method: label for label, method in papers.camguided.ARRANGEMENTS}
@@ -165,19 +165,42 @@ def test_table1_grid_expands_to_18_cells_with_the_papers_recipe():
         assert fig in g.params["figures"]
 
 
-def test_figures_draw_on_a_tiny_dataset(tmp_path, monkeypatch):
-    """Fig. 2 (cam), Fig. 3 (ranklist) and the CAM-vs-A_s MSE, from untrained checkpoints and features."""
+def test_figures_draw_on_a_tiny_dataset(tmp_path, monkeypatch, saved_figures):
+    """Fig. 2 (cam), Fig. 3 (ranklist) and the CAM-vs-A_s MSE, from untrained checkpoints and features:
+    the panels the data given calls for, the rank lists' true matches, and the MSE measured."""
+    from matplotlib.colors import to_rgba
+
     from attnreid import viz
+    from attnreid.eval.distance import pairwise_distance
+    from attnreid.viz import ranklist
     from attnreid.viz.cam_mse import mean_attention_mse
     from attnreid.viz.cam_spread import measure_by_model
 
     monkeypatch.chdir(tmp_path)
     g = grid()
     figures = [papers.figure(f) for f in ("camguided/fig2", "camguided/fig3", "camguided/cam_mse")]
-    untrained_cells(g, METHODS, lambda m: small_cfg(g, m, height=32, width=16), featured=figures[1].methods)
+    stand_in = untrained_cells(g, METHODS, lambda m: small_cfg(g, m, height=32, width=16),
+                               featured=figures[1].methods)
     for fig in figures:
-        out = tmp_path / f"{fig.id}.png"
-        viz.draw(fig, g, str(out))
-        assert out.stat().st_size > 10_000, fig.id
+        viz.draw(fig, g, str(tmp_path / f"{fig.id}.png"))
+    cam, ranks, mse = saved_figures
+    # Fig. 2: one row per training identity (3 here), the image, then each model's stage-4 CAM
+    panel_grid(cam, 3, 1 + len(figures[0].methods))
+    # Fig. 3: per model, NUM_QUERIES queries and their top 10; a green frame marks a true match
+    methods = figures[1].methods
+    panels = panel_grid(ranks, ranklist.NUM_QUERIES * len(methods), 1 + ranklist.TOP, lambda r, c: False)
+    green = {(ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start)
+             for ax in ranks.axes if ax.spines["left"].get_edgecolor() == to_rgba("green")}
+    for m, method in enumerate(methods):
+        f = dict(np.load(g.features(Cell(stand_in, method, 0))))
+        dist = pairwise_distance(f["query_feat"], f["gallery_feat"], g.params["eval"]["metric"])
+        for k, qi in enumerate(np.linspace(0, len(dist) - 1, ranklist.NUM_QUERIES).astype(int)):
+            valid = ~((f["gallery_pid"] == f["query_pid"][qi]) & (f["gallery_camid"] == f["query_camid"][qi]))
+            top = [j for j in np.argsort(np.asarray(dist[qi])) if valid[j]][:ranklist.TOP]
+            row = m * ranklist.NUM_QUERIES + k
+            assert {c for r, c in green if r == row} == \
+                {c + 1 for c, j in enumerate(top) if f["gallery_pid"][j] == f["query_pid"][qi]}, (method, qi)
+    # the MSE bars are the measured means, one per model
     stats = measure_by_model(figures[2], g, mean_attention_mse)
     assert len(stats) == 6 and all(0 <= v["mse"][0] <= 1 for per_stage in stats.values() for v in per_stage.values())
+    assert bar_heights(mse) == [pytest.approx([np.mean(per_stage[4]["mse"]) for per_stage in stats.values()])]

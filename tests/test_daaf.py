@@ -16,7 +16,9 @@ from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.daaf_branches import GROUPINGS, PartialBranch, gaussian_heatmaps, stripe_targets
 from attnreid.pseudo import coco
-from conftest import params_grid, tiny_cell_cfg
+from attnreid.data import index as index_io
+from attnreid.viz import daaf_masks
+from conftest import panel_grid, params_grid, tiny_cell_cfg
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -257,8 +259,9 @@ def test_models_without_pseudo_labels_get_plain_batches_and_none_backend_is_refu
         train_data(small_cfg("daaf-trinet"), str(index), None)
 
 
-def test_branch_figures_draw_on_a_tiny_dataset(synth_with_oracle, tmp_path, monkeypatch):
-    """Figs. 7, 8, 9 from the checkpoint of an untrained DAAF-TriNet and oracle pseudo-labels."""
+def test_branch_figures_draw_on_a_tiny_dataset(synth_with_oracle, tmp_path, monkeypatch, saved_figures):
+    """Figs. 7, 8, 9 from the checkpoint of an untrained DAAF-TriNet and oracle pseudo-labels: the panels
+    the data given calls for (query picks, PAB's groups), each map in [0, 1]."""
     import shutil
 
     from attnreid import viz
@@ -275,7 +278,14 @@ def test_branch_figures_draw_on_a_tiny_dataset(synth_with_oracle, tmp_path, monk
     cfg = small_cfg("daaf-trinet", g)
     checkpoint.save(g.checkpoint(cell), {"digest": g.config_digest(cell), "config": cfg,
                                          "model": models.build(cfg, 3).state_dict(), "meta": {"num_classes": 3}})
-    for fid in ("daaf/fig7", "daaf/fig8", "daaf/fig9"):
-        out = tmp_path / f"{fid}.png"
-        viz.draw(papers.figure(fid), g, str(out))
-        assert out.stat().st_size > 10_000, fid
+    figures = [papers.figure(fid) for fid in ("daaf/fig7", "daaf/fig8", "daaf/fig9")]
+    assert all(f.methods == ("daaf-trinet",) and len(f.datasets) == 1 for f in figures)
+    for fig in figures:
+        viz.draw(fig, g, str(tmp_path / f"{fig.id}.png"))
+    masks, heatmaps, shuffle = saved_figures
+    picks = min(daaf_masks.NUM_IMAGES, len(index_io.split(index_io.read(g.index(stand_in))[0], "query")))
+    groups = len(models.build(cfg, 3).pab.heads)
+    assert picks > 1 and groups > 1
+    panel_grid(masks, picks, 3)                          # image, pseudo-label mask, HAB's mask
+    panel_grid(heatmaps, picks, 1 + groups)              # image with keypoints, one map per group
+    panel_grid(shuffle, groups, groups, lambda r, c: True)   # group i's maps through group j's 1x1 conv

@@ -13,7 +13,7 @@ from attnreid.errors import InputError
 from attnreid.viz import daaf_masks
 from attnreid.viz.daaf_ham import conv1_maps
 from attnreid.viz.daaf_pam import pab_groups
-from conftest import params_grid, tiny_cell_cfg, untrained_cells
+from conftest import panel_grid, params_grid, tiny_cell_cfg, untrained_cells
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -116,11 +116,19 @@ def tiny_grid(tmp_path, monkeypatch):
     return g
 
 
-def test_figures_1_5_and_6_draw(tiny_grid, tmp_path):
-    for fid in ("daaf/fig1", "daaf/fig5", "daaf/fig6"):
-        out = tmp_path / f"{fid}.png"
-        viz.draw(papers.figure(fid), tiny_grid, str(out))
-        assert out.stat().st_size > 10_000, fid
+def test_figures_1_5_and_6_draw(tiny_grid, tmp_path, saved_figures):
+    """One row per query pick (2 here): the image, then each model's HAM (Fig. 5), or per DAAF model one
+    map per PAB channel group (Fig. 6), or per DAAF model its HAM and one map per group (Fig. 1)."""
+    ham_fig, pam_fig, both_fig = (papers.figure(fid) for fid in ("daaf/fig5", "daaf/fig6", "daaf/fig1"))
+    for fig in (ham_fig, pam_fig, both_fig):
+        viz.draw(fig, tiny_grid, str(tmp_path / f"{fig.id}.png"))
+    ham, pam, both = saved_figures
+    assert len(ham_fig.datasets) == len(pam_fig.datasets) == len(both_fig.datasets) == 1
+    panel_grid(ham, 2, 1 + len(ham_fig.methods))
+    groups = len(pab_groups(small_model("daaf-trinet")))
+    assert groups > 1
+    panel_grid(pam, 2 * len(pam_fig.methods), 1 + groups)
+    panel_grid(both, 2 * len(both_fig.methods), 2 + groups)
 
 
 def test_figure_6_refuses_a_model_without_pab(tiny_grid, tmp_path):

@@ -38,6 +38,7 @@ def test_missing_split_folder_and_root(market_root, tmp_path):
     shutil.rmtree(market_root / "query")
     with pytest.raises(InputError, match="missing split folder 'query'"):
         prepare("toy", CFG, market_root, tmp_path / "i" / "index.csv")
+    assert sorted(tmp_path.iterdir()) == [market_root]   # nothing written, not even the output's folder
 
 
 def test_corrupt_image_is_named(market_root, tmp_path):

@@ -1,6 +1,7 @@
 """prepare on tiny fakes of every folder/list layout: counts checked, junk dropped, bad input named."""
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,9 +53,18 @@ def test_market_count_mismatch_names_every_number(market_root, tmp_path, monkeyp
     assert prepare("m", {"kind": "market1501", "check_counts": False}, market_root, out(tmp_path))
 
 
+def shell_tree_digest(root: Path) -> str:
+    """The release digest by the shell recipe of `stats.tree_digest`'s docstring, independent of the module."""
+    recipe = ("find bounding_box_train bounding_box_test query -type f ! -name Thumbs.db | xargs sha256sum | "
+              "awk '{print $2\"\\t\"$1}' | LC_ALL=C sort | sha256sum")
+    res = subprocess.run(["sh", "-c", recipe], cwd=root, capture_output=True, text=True, check=True)
+    return res.stdout.split()[0]
+
+
 def test_market_content_digest_is_verified(market_root, tmp_path, monkeypatch):
     publish(monkeypatch, "market1501", MARKET_FAKE, cameras=2)
-    digest = prepare("m", {"kind": "market1501"}, market_root, out(tmp_path))["content_sha256"]
+    digest = shell_tree_digest(market_root)
+    assert prepare("m", {"kind": "market1501"}, market_root, out(tmp_path))["content_sha256"] == digest
     publish(monkeypatch, "market1501", MARKET_FAKE, cameras=2, digest=digest)
     prepare("m", {"kind": "market1501"}, market_root, out(tmp_path))
     img(sorted((market_root / "query").iterdir())[0], "JPEG", shade=200)  # same name, other content
@@ -76,7 +86,8 @@ def test_synthreid_is_not_count_checked_but_structure_is(market_root, tmp_path):
     for f in (market_root / "bounding_box_test").glob("0008_*"):
         f.unlink()
     with pytest.raises(InputError, match="1 query identities have no gallery image .*pid 8"):
-        prepare("s", {"kind": "synthreid"}, market_root, out(tmp_path))
+        prepare("s", {"kind": "synthreid"}, market_root, out(tmp_path / "again"))
+    assert not (tmp_path / "again").exists()   # nothing written: no index, no metadata, no temporary
 
 
 def test_unknown_kind_option_and_missing_root(market_root, tmp_path):

@@ -4,9 +4,9 @@ with one line naming the file or key, exit status 2, and nothing written."""
 from __future__ import annotations
 
 import errno
-import re
+import os
 import resource
-import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,12 +18,10 @@ import torch
 import yaml
 
 from attnreid import models
-from attnreid.atomic import atomic_path, write_text
+from attnreid.atomic import write_text
 from attnreid.cli import main as cli
 from attnreid.config import load
 from attnreid.data import index as index_io
-from attnreid.data.dataset import ReIDImages
-from attnreid.data import transforms
 from attnreid.engine import checkpoint
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
@@ -46,7 +44,11 @@ def params(tmp_path):
 
 
 def one_line_error(capsys, rc: int, needle: str) -> None:
-    err = capsys.readouterr().err.strip().splitlines()
+    one_line_error_in(capsys.readouterr().err, rc, needle)
+
+
+def one_line_error_in(stderr: str, rc: int, needle: str) -> None:
+    err = stderr.strip().splitlines()
     assert rc == 2 and err and needle in err[-1] and err[-1].startswith("attnreid: error: "), err
 
 
@@ -62,48 +64,54 @@ def fake_model(path, grid: Grid, cell: str, num_classes: int = 4) -> None:
 
 @pytest.mark.filterwarnings("ignore:max_rank")
 def test_each_stage_killed_before_its_output_lands_leaves_none(tmp_path, monkeypatch):
-    """Each stage in a subprocess, SIGKILLed as its (last) output is about to be renamed into place:
-    that output does not exist, so Snakemake and DVC rerun the stage; the rerun cleans the temporary."""
+    """Each kind of stage but train (whose kill points are test_resume.py's), run as Snakemake and DVC run
+    it (the grid's command, in a subprocess), SIGKILLed as its last output is about to be renamed into
+    place: that output does not exist, so Snakemake and DVC rerun the stage; the rerun (in this process)
+    makes it and removes the temporary. The cells' models are untrained ones."""
     monkeypatch.chdir(tmp_path)
     doc = yaml.safe_load((ROOT / "params.yaml").read_text())
-    doc["datasets"]["toy"] = {"kind": "market1501", "check_counts": False}
-    doc["profiles"]["smoke"]["datasets"]["synth-market"]["synth"] = {
+    smoke = doc["profiles"]["smoke"]
+    smoke["datasets"]["synth-market"]["synth"] = {
         "num_train_ids": 2, "num_test_ids": 2, "num_cameras": 2, "cameras_per_id": [2, 2], "num_distractors": 0,
-        "num_junk": 0,
-        "height": 64, "width": 32}
-    doc["profiles"]["smoke"]["pseudo_labels"] = {"backend": "none"}
+        "num_junk": 0, "height": 64, "width": 32}
+    smoke["pseudo_labels"] = {"backend": "none"}
+    smoke["pseudo_report"] = {"datasets": ["synth-market"], "backends": ["oracle"], "max_images": 4}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
     grid = Grid(load("params.yaml", "smoke"))
-    common = ["--params", "params.yaml", "--profile", "smoke"]
-    write_market(tmp_path / "market", n_ids=4, cams=2, per_cam=2, size=(64, 32))
-    cell = Cell.parse(CELL)
-    fake_model(grid.checkpoint(cell), grid, CELL)
-    idx, feats, metrics = grid.index("synth-market"), grid.features(cell), grid.metrics(cell)
-    stages = [  # (verb arguments, the output whose rename is the kill point, what must not exist then)
-        (["synthesize", "--dataset", "synth-market", "--out", "raw"], "raw", ["raw"]),
-        (["prepare", "--dataset", "toy", "--root", "market", "--out", idx], "index.csv", [idx]),
-        (["pseudo-labels", "--dataset", "synth-market", "--index", idx, "--out", "pseudo"], "pseudo", ["pseudo"]),
-        (["extract", "--cell", CELL, "--index", idx, "--checkpoint", grid.checkpoint(cell), "--out", feats,
-          "--threads", "1"], "features.npz", [feats]),
-        (["evaluate", "--cell", CELL, "--features", feats, "--out", metrics], "s0.json", [metrics]),
-        (["table", "--table", "baseline/table1", "--out", grid.table_outs("baseline/table1")[0]], "table1.tex",
-         grid.table_outs("baseline/table1")[2:]),
+    cell, data = Cell.parse(CELL), "synth-market"
+    (pair,) = grid.pseudo_report_pairs()
+    report_outs = grid.pseudo_report_outs()
+    stages = [  # (stage, its output written last: the kill point)
+        (grid.synthesize(data), grid.raw_root(data)),
+        (grid.prepare(data), grid.index(data)),
+        (grid.pseudo_labels(data), grid.pseudo(data)),
+        (grid.extract(cell), grid.features(cell)),
+        (grid.evaluate(cell), grid.metrics(cell)),
+        (grid.table("baseline/table1"), grid.table_outs("baseline/table1")[2]),       # .md, .csv, then .tex
+        (grid.figure("baseline/cmc"), grid.figure_out("baseline/cmc")),
+        (grid.pseudo_compare_stage(*pair), grid.pseudo_compare(*pair)),
+        (grid.pseudo_report_stage(), report_outs[0]),                                 # overlays, .csv, then .md
+        (grid.report_stage(), grid.report()),
     ]
-    for args, name, absent in stages:
-        if args[0] == "table":  # every cell of the table gets the evaluated metrics
-            for c in grid.table_cells("baseline/table1"):
-                Path(grid.metrics(c)).parent.mkdir(parents=True, exist_ok=True)
+    assert {st.kind for st, _ in stages} | {"train"} == {st.kind for st in grid.stages()}   # every kind
+    for stage, last in stages:
+        verb = shlex.split(stage.cmd)[1:]
+        if stage.kind == "extract":            # every other cell: an untrained model, its features and metrics
+            for c in grid.cells():
+                fake_model(grid.checkpoint(c), grid, c.id)
                 if c != cell:
-                    shutil.copy(metrics, grid.metrics(c))
-        res = subprocess.run([sys.executable, str(KILLPOINT), f"commit:{name}", "KILL", "--", args[0], *common, *args[1:]],
+                    assert cli(shlex.split(grid.extract(c).cmd)[1:]) == 0
+                    assert cli(shlex.split(grid.evaluate(c).cmd)[1:]) == 0
+        if stage.kind == "pseudo_compare":     # the report needs every figure
+            assert cli(shlex.split(grid.figure("baseline/ranklist").cmd)[1:]) == 0
+        res = subprocess.run([sys.executable, str(KILLPOINT), f"commit:{Path(last).name}", "KILL", "--", *verb],
                              capture_output=True, text=True, env=env_with_venv(), timeout=300)
-        assert res.returncode == -signal.SIGKILL, (args[0], res.stderr[-2000:])
-        for out in absent:
-            assert not (tmp_path / out).exists(), (args[0], out)
-        stale = [p for p in tmp_path.rglob(f"*{name}.tmp-*")]
-        assert len(stale) == 1, (args[0], stale)
-        assert cli([args[0], *common, *args[1:]]) == 0, args[0]
-        assert all((tmp_path / out).exists() for out in absent) and not stale[0].exists(), args[0]
+        assert res.returncode == -signal.SIGKILL, (stage.name, res.stderr[-2000:])
+        assert not (tmp_path / last).exists(), stage.name
+        stale = list(tmp_path.rglob(f"*{Path(last).name}.tmp-*"))
+        assert len(stale) == 1, (stage.name, stale)
+        assert cli(verb) == 0, stage.name
+        assert all((tmp_path / out).exists() for out in stage.outs) and not stale[0].exists(), stage.name
 
 
 # -- the bad-input catalogue ---------------------------------------------------------------------
@@ -162,17 +170,27 @@ def test_a_method_defined_twice_is_a_cell_id_collision(tmp_path, capsys):
                    f"params.yaml: not valid YAML (line {line + 1}: duplicate key 'baseline')")
 
 
-def test_image_damaged_after_prepare_is_named_at_train_time(market_root, tmp_path):
+def test_image_damaged_after_prepare_stops_training_in_one_line(tmp_path, capsys):
+    """`attnreid train` on an index whose image was damaged after prepare: exit 2, one line naming the
+    image (no traceback), and no file written: no model, checkpoint, run record or curve (every train image is
+    in the first batch). dvclive makes its folder when training starts; it stays empty."""
     from attnreid.data.datasets import prepare
 
-    prepare("toy", {"kind": "market1501", "check_counts": False}, market_root, tmp_path / "index.csv")
-    df, _ = index_io.read(tmp_path / "index.csv")
-    data = ReIDImages(index_io.split(df, "train"), transforms.test_transform(64, 32))
-    victim = data.df.abspath[3]
+    write_market(tmp_path / "market", n_ids=4, cams=2, per_cam=2, size=(64, 32))
+    idx = tmp_path / "prepared" / "index.csv"
+    prepare("toy", {"kind": "market1501", "check_counts": False}, tmp_path / "market", idx)
+    df, _ = index_io.read(idx)
+    victim = index_io.split(df, "train").abspath.iloc[3]
     with open(victim, "r+b") as fh:
         fh.truncate(30)
-    with pytest.raises(InputError, match=f"^{re.escape(victim)}: unreadable or corrupt image$"):
-        data[3]
+    run = tmp_path / "run"
+    rc = cli(["train", "--params", str(ROOT / "params.yaml"), "--profile", "smoke", "--cell", CELL, "--index",
+              str(idx), "--pseudo", str(tmp_path / "pseudo"), "--out", str(run / "model.pt"), "--live",
+              str(run / "live"), "--threads", "1"])
+    err = capsys.readouterr().err
+    one_line_error_in(err, rc, f"{victim}: unreadable or corrupt image")
+    assert "Traceback" not in err
+    assert not [p for p in run.rglob("*") if not p.is_dir()], sorted(run.rglob("*"))
 
 
 @pytest.fixture
@@ -188,20 +206,40 @@ def file_size_limit():
 def full_disk_write(kind: str, path) -> None:
     if kind == "checkpoint":
         checkpoint.save(path, {"weights": torch.zeros(100_000)})
-    elif kind == "text":
+    else:
         write_text(path, "x" * 100_000)
-    else:  # ENOSPC itself, as a writer raises it
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(b"partial")
-            raise OSError(errno.ENOSPC, "No space left on device")
 
 
-@pytest.mark.parametrize("kind, reason", [("checkpoint", "file too large"), ("text", "file too large"),
-                                          ("enospc", "no space left on device")])
-def test_disk_full_write_keeps_the_previous_file(tmp_path, file_size_limit, kind, reason):
+@pytest.mark.parametrize("kind", ["checkpoint", "text"])
+def test_file_size_limit_keeps_the_previous_file(tmp_path, file_size_limit, kind):
+    """A real EFBIG: the process's file-size limit stops the write."""
     path = tmp_path / "out"
     path.write_bytes(b"previous")
     with pytest.raises(InputError) as err:
         full_disk_write(kind, path)
-    assert str(err.value) == f"{path}: cannot write it: {reason} (left as it was)"
+    assert str(err.value) == f"{path}: cannot write it: file too large (left as it was)"
     assert path.read_bytes() == b"previous" and sorted(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("kind", ["checkpoint", "text"])
+@pytest.mark.parametrize("code, reason", [(errno.ENOSPC, "no space left on device"),
+                                          (errno.EDQUOT, "disk quota exceeded")])
+def test_disk_full_or_quota_keeps_the_previous_file(tmp_path, monkeypatch, kind, code, reason):
+    """A full disk or an exhausted quota as the kernel reports it: the write lands half its bytes, then fails
+    with ENOSPC / EDQUOT (a test cannot fill a disk or set a quota, so the file write is where it strikes)."""
+    def short_write(self, data):
+        with open(self, "wb" if isinstance(data, (bytes, memoryview)) else "w") as fh:
+            fh.write(data[: len(data) // 2])
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(Path, "write_bytes", short_write)
+    monkeypatch.setattr(Path, "write_text", short_write)
+    path = tmp_path / "out"
+    with open(path, "wb") as fh:
+        fh.write(b"previous")
+    with pytest.raises(InputError) as err:
+        full_disk_write(kind, path)
+    assert str(err.value) == f"{path}: cannot write it: {reason} (left as it was)"
+    with open(path, "rb") as fh:
+        assert fh.read() == b"previous"
+    assert sorted(tmp_path.iterdir()) == [path]

@@ -15,7 +15,7 @@ from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.layers import SpatialAttention, spatial_attention_weights
 from attnreid.viz.cam_pairs import choose_examples
-from conftest import params_grid, tiny_cell_cfg, untrained_cells
+from conftest import bar_heights, panel_grid, params_grid, tiny_cell_cfg, untrained_cells
 
 TABLE2 = papers.table("pfsa/table2")
 
@@ -177,16 +177,29 @@ def test_choose_examples_prefers_the_papers_case():
     assert examples[1][:3] == (1, 2, 3)
 
 
-def test_cam_figures_draw_on_a_tiny_dataset(tmp_path, monkeypatch):
-    """Every PFSA figure kind (fig1 is fig5's kind), from checkpoints of untrained models and features."""
+def test_cam_figures_draw_on_a_tiny_dataset(tmp_path, monkeypatch, saved_figures):
+    """Every PFSA figure kind (fig1 is fig5's kind), from checkpoints of untrained models and features:
+    the panels the data given calls for, and the values measured."""
     from attnreid import viz
+    from attnreid.viz.cam_spread import measure_by_model
 
     monkeypatch.chdir(tmp_path)
     g = grid()
     figures = [papers.figure(f) for f in ("pfsa/fig5", "pfsa/fig5_spread", "pfsa/fig6")]
-    untrained_cells(g, sorted({m for f in figures for m in f.methods}),
-                    lambda m: small_cfg(g, m, height=32, width=16), featured=figures[2].methods)
+    stand_in = untrained_cells(g, sorted({m for f in figures for m in f.methods}),
+                               lambda m: small_cfg(g, m, height=32, width=16), featured=figures[2].methods)
     for fig in figures:
-        out = tmp_path / f"{fig.id}.png"
-        viz.draw(fig, g, str(out))
-        assert out.stat().st_size > 10_000, fig.id
+        viz.draw(fig, g, str(tmp_path / f"{fig.id}.png"))
+    cam, spread_fig, pairs = saved_figures
+    # Fig. 5: one row per training identity (3 here), the image, then stages 1-4 of each of the two models
+    panel_grid(cam, 3, 1 + 2 * 4)
+    # the spread bars are the measured means, per model and stage, for each of the two measures
+    stats = measure_by_model(figures[1], g)
+    assert len(stats) == 4
+    for heights, key in zip(bar_heights(spread_fig), ("entropy", "area")):
+        want = [np.mean(v[key]) for per_stage in stats.values() for _, v in sorted(per_stage.items())]
+        assert heights == pytest.approx(want)
+    # Fig. 6: per example, query, (a) and (b) in row 0, then each model's CAM over them
+    feats = [dict(np.load(g.features(Cell(stand_in, m, 0)))) for m in figures[2].methods]
+    examples = choose_examples(*feats, g.params["eval"]["metric"])
+    panel_grid(pairs, 3, 3 * len(examples), lambda r, c: r > 0)

@@ -1,8 +1,9 @@
-"""Kill anywhere, lose nothing: a tiny cell (ResNet-18, 64x32, 3 epochs of 3 batches) killed at
+"""Kill anywhere, lose nothing: a tiny cell (ResNet-18, 64x32, 3 epochs of 3 batches) stopped at
 several points and rerun ends bit-identical to an uninterrupted run; two runs are bit-identical.
 
-The kills run `attnreid train` in a subprocess under tests/killpoint.py; the uninterrupted runs
-run in this process (same code path, same thread count), which saves two interpreter start-ups.
+The SIGKILLs run `attnreid train` in a subprocess under tests/killpoint.py; the stop signals (TERM,
+INT, USR1), which train handles, and the uninterrupted runs run in this process (same code path, same
+thread count), which saves interpreter start-ups.
 """
 from __future__ import annotations
 
@@ -104,14 +105,23 @@ def test_run_record_beside_the_model(reference):
     assert meta["code_version"] == record["versions"]["code_version"]
 
 
-def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, reference, tmp_path, monkeypatch):
+def signalled(toy: Path, run: Path, spec: str, sig: signal.Signals, monkeypatch) -> int:
+    """`attnreid train` in this process, sending itself `sig` at `spec` (a stop signal: it is handled)."""
+    with monkeypatch.context() as patch:
+        arm(spec, sig, patch.setattr)
+        return cli(train_args(toy, run))
+
+
+def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, reference, tmp_path, monkeypatch,
+                                                                     capsys):
+    """Stop signals are sent in this process (train handles them); SIGKILL needs a process of its own."""
     run = tmp_path / "run"
     ckpt, model = run / "checkpoint.pt", run / "model.pt"
 
     # SIGTERM while epoch 1 loads batch 2: the batch finishes, a mid-epoch checkpoint, exit 128 + 15
-    res = killed(toy, run, f"item:{BATCH + 5}", "TERM")
-    assert res.returncode == 128 + signal.SIGTERM, res.stderr[-2000:]
-    assert "interrupted: SIGTERM in epoch 1/3 after batch 2/3" in res.stderr and position(ckpt) == [0, 2]
+    assert signalled(toy, run, f"item:{BATCH + 5}", signal.SIGTERM, monkeypatch) == 128 + signal.SIGTERM
+    assert "interrupted: SIGTERM in epoch 1/3 after batch 2/3" in capsys.readouterr().err
+    assert position(ckpt) == [0, 2]
 
     # SIGKILL in epoch 2 batch 2 (after finishing epoch 1 from batch 3): the epoch-1 checkpoint survives
     res = killed(toy, run, f"item:{BATCH + BATCH + 8}", "KILL")
@@ -122,11 +132,14 @@ def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, refer
     assert res.returncode == -signal.SIGKILL and position(ckpt) == [1, 0]
     assert len(list(run.glob(".checkpoint.pt.tmp-*"))) == 1  # the half-written temporary
 
-    # SIGUSR1 (SLURM's warning) in epoch 3 batch 2 (here in-process): 128 + 10; the stale temporary is cleared
-    with monkeypatch.context() as patch:
-        arm(f"item:{3 * BATCH + BATCH + 3}", signal.SIGUSR1, patch.setattr)
-        assert cli(train_args(toy, run)) == 128 + signal.SIGUSR1
-    assert position(ckpt) == [2, 2] and not list(run.glob(".checkpoint.pt.tmp-*"))
+    # Ctrl-C (SIGINT) in epoch 2 batch 2: 128 + 2, and the stale temporary is cleared by the save
+    assert signalled(toy, run, f"item:{BATCH + 5}", signal.SIGINT, monkeypatch) == 128 + signal.SIGINT
+    assert "interrupted: SIGINT in epoch 2/3 after batch 2/3" in capsys.readouterr().err
+    assert position(ckpt) == [1, 2] and not list(run.glob(".checkpoint.pt.tmp-*"))
+
+    # SIGUSR1 (SLURM's warning) in epoch 3 batch 2 (after finishing epoch 2 from batch 3): 128 + 10
+    assert signalled(toy, run, f"item:{BATCH + BATCH + 3}", signal.SIGUSR1, monkeypatch) == 128 + signal.SIGUSR1
+    assert position(ckpt) == [2, 2]
 
     # SIGKILL with model.pt written but not yet renamed: no model.pt, training is all in the checkpoint
     res = killed(toy, run, "commit:model.pt", "KILL")
@@ -136,7 +149,7 @@ def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, refer
     assert_same_model(reference / "model.pt", model)
     assert not ckpt.exists() and not list(run.glob(".*.tmp-*"))
     record = json.loads((run / "run.json").read_text())
-    assert record["resumed_at"] == [[0, 2], [1, 0], [2, 2], [3, 0]]  # run 3 died before saving
+    assert record["resumed_at"] == [[0, 2], [1, 0], [1, 2], [2, 2], [3, 0]]  # the save:1 run died before saving
     steps = (run / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
     assert len(steps) == 1 + 3  # header + one line per epoch: no gap, no duplicate
 
