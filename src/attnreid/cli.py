@@ -38,6 +38,31 @@ def cmd_fetch(args):
     log.info("%s is in %s", args.dataset, root)
 
 
+def cmd_fetch_weights(args):
+    from attnreid import preflight
+    from attnreid.models import weights
+
+    keys = args.only or preflight.weight_keys(_grid(args))
+    if not keys:
+        print("no published weights needed")
+    for key in keys:
+        path, status = weights.fetch(key)
+        print(f"{key}: {status} {path}")
+
+
+def cmd_check(args):
+    """Exit 1 with the missing needs after the table; 0 when nothing is missing."""
+    from attnreid import preflight
+
+    g = _grid(args)
+    checked = preflight.rows(g, cheap=args.cheap)
+    print(preflight.table(g, checked))
+    missing = preflight.failures(checked)
+    for line in missing:
+        print(f"attnreid: missing: {line}", file=sys.stderr)
+    return 1 if missing else 0
+
+
 def cmd_prepare(args):
     from attnreid.data.datasets import prepare
 
@@ -152,6 +177,11 @@ def _parser() -> argparse.ArgumentParser:
 
     verb("synthesize", cmd_synthesize, "dataset", "out")
     verb("fetch", cmd_fetch, "dataset")
+    s = verb("fetch-weights", cmd_fetch_weights)
+    s.add_argument("--only", action="append", default=None,
+                   help="one weights key (imagenet:resnet50, coco:maskrcnn, ...) instead of the profile's; repeatable")
+    s = verb("check", cmd_check)
+    s.add_argument("--cheap", action="store_true", help="no scanning, hashing, GPU or disk check (Snakefile start)")
     verb("prepare", cmd_prepare, "dataset", "root", "out")
     s = verb("pseudo-labels", cmd_pseudo_labels, "dataset", "index", "out")
     s.add_argument("--backend", default=None, help="instead of params.yaml pseudo_labels.backend")
@@ -178,14 +208,14 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        args.fn(args)
+        status = args.fn(args)
     except InputError as err:
         print(f"attnreid: error: {err}", file=sys.stderr)
         return 2
     except Interrupted as err:
         print(f"attnreid: interrupted: {err}", file=sys.stderr)
         return err.status
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":
