@@ -74,7 +74,8 @@ def cmd_prepare(args):
 def cmd_pseudo_labels(args):
     from attnreid.pseudo.run import run
 
-    prov = run(args.dataset, args.index, args.out, _grid(args).params["pseudo_labels"], args.backend, args.max_images)
+    prov = run(args.dataset, args.index, args.out, _grid(args).params["pseudo_labels"], args.backend, args.max_images,
+               args.optional)
     log.info("pseudo-labels for %s (backend %s, %d images) -> %s", args.dataset, prov["backend"], prov["images"], args.out)
 
 
@@ -186,6 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     s = verb("pseudo-labels", cmd_pseudo_labels, "dataset", "index", "out")
     s.add_argument("--backend", default=None, help="instead of params.yaml pseudo_labels.backend")
     s.add_argument("--max-images", type=int, default=None, help="label only the first N rows of the index")
+    s.add_argument("--optional", action="store_true",
+                   help="a backend that cannot run here writes an `unavailable` folder instead of failing")
     verb("pseudo-report", cmd_pseudo_report, "out")
     s = verb("train", cmd_train, "cell", "index", "pseudo", "out")
     s.add_argument("--threads", type=int, default=2)

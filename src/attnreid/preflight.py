@@ -18,6 +18,7 @@ from pathlib import Path
 
 from attnreid.errors import InputError
 from attnreid.grid import Grid
+from attnreid.pseudo import run as pseudo_run
 
 # Parameters per backbone (torchvision ResNets): checkpoints are estimated from these.
 CONCURRENT = 8  # training jobs assumed to run at once (their checkpoints coexist)
@@ -53,21 +54,6 @@ def required_backends(g: Grid) -> set[str]:
 def optional_backends(g: Grid) -> set[str]:
     """Backends only the backends report compares: the report shows one it cannot run as unavailable."""
     return {b for _, b in g.pseudo_report_pairs()} - {"oracle", "import"}
-
-
-def backend_unavailable(g: Grid, backend: str) -> str | None:
-    """Why a pseudo-label backend cannot run on this machine, or None (checked without running it)."""
-    if backend == "mediapipe":
-        python = Path(g.params["pseudo_labels"]["mediapipe"]["python"])
-        if not python.is_file():
-            return f"{python} not found (`make venv` makes it from requirements-mediapipe.txt)"
-    if backend == "torchvision":
-        from attnreid.models import weights
-
-        for key in ("coco:maskrcnn", "coco:keypointrcnn"):
-            if not weights.cache_file(weights.published(key)).is_file():
-                return f"{key} weights not in the torch cache ({weights.fetch_hint(key)})"
-    return None
 
 
 def data_needed(g: Grid) -> list[str]:
@@ -125,7 +111,7 @@ def _backend_rows(g: Grid) -> list[Row]:
     rows = []
     required = required_backends(g)
     for backend in sorted(required | optional_backends(g)):
-        why = backend_unavailable(g, backend)
+        why = pseudo_run.unavailable(backend, g.params["pseudo_labels"])
         use = "pseudo_labels stage (training)" if backend in required else "backends report only"
         if why is None:
             rows.append(Row("pseudo-labels", backend, "ok", use))

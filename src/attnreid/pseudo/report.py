@@ -21,7 +21,11 @@ def rows(grid) -> list[dict]:
     for dataset, backend in grid.pseudo_report_pairs():
         ref = grid.pseudo_reference(dataset)
         folder = grid.pseudo_compare(dataset, backend)
-        if grid.is_synthetic(dataset):
+        why = store.read_json(folder, "provenance.json").get("unavailable")
+        if why:
+            out.append({"dataset": dataset, "labels": f"{backend} (unavailable)", "reference": ref,
+                        "reference_is_ground_truth": grid.is_synthetic(dataset), "unavailable": why})
+        elif grid.is_synthetic(dataset):
             qual = store.read_json(folder, "quality.json")
             out.append({"dataset": dataset, "labels": backend, "reference": "synthreid",
                         "reference_is_ground_truth": True, "detection_rate": qual["detection_rate"],
@@ -38,7 +42,9 @@ def render(grid, out_md: str) -> None:
     text = (f"# Pseudo-label backends (first {rep['max_images']} images of each index)\n\n" + quality.markdown(table)
             + "\nPCK@0.1: share of the reference's keypoints found within 0.1 x the person's height; invented: share "
               "of predicted keypoints the reference lacks; `oracle` rows are synthreid's own labels (degraded as "
-              "params.yaml pseudo_labels.oracle says). Overlays: results/pseudo/<dataset>/<backend>.png.\n")
+              "params.yaml pseudo_labels.oracle says). Overlays: results/pseudo/<dataset>/<backend>.png.\n"
+            + "".join(f"\n**{r['labels']} on {r['dataset']}**: {r['unavailable']}; its row is empty.\n"
+                      for r in table if r.get("unavailable")))
     flat = [{k: v for k, v in r.items() if not isinstance(v, dict)} for r in table]
     for (dataset, backend), dst in zip(grid.pseudo_report_pairs(), overlays, strict=True):
         with atomic_path(dst) as tmp:

@@ -21,6 +21,14 @@ PERSON = 1  # COCO category id
 BATCH = 4
 
 
+def unavailable(cfg: dict) -> str | None:
+    """Why the backend cannot run here (a COCO weights file is not in the torch cache), or None."""
+    for key in ("coco:maskrcnn", "coco:keypointrcnn"):
+        if not weights.cache_file(weights.published(key)).is_file():
+            return f"{key} weights not in the torch cache (run: {weights.fetch_hint(key)})"
+    return None
+
+
 def _load(builder, key: str, device):
     """Build a model with its COCO weights from the hub cache; its record {file, sha256}."""
     state, record = weights.load_published(key)
