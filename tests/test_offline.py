@@ -1,0 +1,46 @@
+"""No network inside jobs: every stage of the smoke DAG, run (in this process, in DAG order) with
+every socket connection and name lookup made to fail, completes, and none was attempted."""
+from __future__ import annotations
+
+import shlex
+import shutil
+import socket
+
+import pytest
+
+from attnreid.cli import main as cli
+from conftest import ROOT, params_grid
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Sockets that refuse to connect or resolve; the attempts, for the test to assert none happened."""
+    attempts = []
+
+    def refuse(what):
+        def fail(*args, **kwargs):
+            attempts.append((what, args[1:2] if what == "connect" else args[:1]))
+            raise OSError(f"network disabled by the test ({what})")
+        return fail
+
+    for name in ("connect", "connect_ex"):
+        monkeypatch.setattr(socket.socket, name, refuse("connect"))
+    for name in ("create_connection", "getaddrinfo", "gethostbyname"):
+        monkeypatch.setattr(socket, name, refuse(name))
+    return attempts
+
+
+def test_the_smoke_dag_completes_without_network(tmp_path, monkeypatch, no_network, one_thread):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    g = params_grid("smoke")
+    with pytest.raises(OSError):  # the guard works
+        socket.create_connection(("download.pytorch.org", 443))
+    no_network.clear()
+    for stage in g.stages():
+        argv = shlex.split(stage.cmd)
+        assert argv[0] == "attnreid"
+        assert cli(argv[1:]) == 0, stage.name
+        for out in stage.outs:
+            assert (tmp_path / out).exists(), f"{stage.name}: {out}"
+    assert no_network == []
