@@ -53,3 +53,21 @@ def test_the_smoke_dag_completes_without_network(tmp_path, monkeypatch, no_netwo
         for out in stage.outs:
             assert (tmp_path / out).exists(), f"{stage.name}: {out}"
     assert no_network == []
+
+
+def test_a_job_that_tries_the_network_stops_with_one_line(tmp_path, monkeypatch, capsys):
+    from attnreid.engine import evaluate
+
+    def phone_home(*args, **kwargs):
+        socket.create_connection(("192.0.2.1", 443), timeout=1)  # TEST-NET-1: never reached
+
+    monkeypatch.setattr(evaluate, "run", phone_home)
+    original = socket.socket.connect
+    out = tmp_path / "metrics.json"
+    assert cli(["evaluate", "--params", str(ROOT / "params.yaml"), "--profile", "smoke", "--cell",
+                "synth-market/baseline/s0", "--features", str(tmp_path / "f.npz"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("attnreid: error: evaluate: network access to ('192.0.2.1', 443) inside a job; downloads run "
+                   "before the DAG: attnreid fetch (datasets), attnreid fetch-weights (weights)")
+    assert not out.exists()
+    assert socket.socket.connect is original  # the guard is gone after the job

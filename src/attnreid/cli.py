@@ -1,11 +1,13 @@
 """`attnreid <verb>`: every stage of the DAG is one verb with explicit input and output paths.
 
-Snakemake rules and dvc.yaml stages only call these verbs. Bad input exits with status 2 and one
-line naming the file or params key; training stopped by signal N (after checkpointing) exits 128+N.
+Snakemake rules and dvc.yaml stages only call these verbs; none of those (JOBS) may open an
+internet connection (attnreid.offline). Bad input exits with status 2 and one line naming the
+file or params key; training stopped by signal N (after checkpointing) exits 128+N.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -206,12 +208,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# Verbs Snakemake and DVC run as jobs: no network inside them (attnreid.offline).
+JOBS = ("synthesize", "prepare", "pseudo-labels", "pseudo-report", "train", "extract", "evaluate", "table",
+        "figure", "report")
+
+
 def main(argv=None) -> int:
+    from attnreid.offline import no_network
+
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        status = args.fn(args)
+        with no_network(args.verb) if args.verb in JOBS else contextlib.nullcontext():
+            status = args.fn(args)
     except InputError as err:
         print(f"attnreid: error: {err}", file=sys.stderr)
         return 2
