@@ -53,7 +53,7 @@ def required_backends(g: Grid) -> set[str]:
 
 def optional_backends(g: Grid) -> set[str]:
     """Backends only the backends report compares: the report shows one it cannot run as unavailable."""
-    return {b for _, b in g.pseudo_report_pairs()} - {"oracle", "import"}
+    return {b for _, b in g.pseudo_report_pairs()} - {"oracle"}
 
 
 def data_needed(g: Grid) -> list[str]:

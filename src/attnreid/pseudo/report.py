@@ -21,7 +21,10 @@ def rows(grid) -> list[dict]:
     for dataset, backend in grid.pseudo_report_pairs():
         ref = grid.pseudo_reference(dataset)
         folder = grid.pseudo_compare(dataset, backend)
-        why = store.read_json(folder, "provenance.json").get("unavailable")
+        if backend == ref and not grid.is_synthetic(dataset):
+            continue  # published keypoints: the reference, not a row
+        ref_why = None if backend == ref else _unavailable(grid.pseudo_compare(dataset, ref))
+        why = _unavailable(folder) or (ref_why and f"its reference ({ref}) is unavailable: {ref_why}")
         if why:
             out.append({"dataset": dataset, "labels": f"{backend} (unavailable)", "reference": ref,
                         "reference_is_ground_truth": grid.is_synthetic(dataset), "unavailable": why})
@@ -30,9 +33,14 @@ def rows(grid) -> list[dict]:
             out.append({"dataset": dataset, "labels": backend, "reference": "synthreid",
                         "reference_is_ground_truth": True, "detection_rate": qual["detection_rate"],
                         **qual["vs_ground_truth"]})
-        elif backend != ref:
+        else:
             out.append(quality.compare_folders(folder, grid.pseudo_compare(dataset, ref)))
     return out
+
+
+def _unavailable(folder: str) -> str | None:
+    """The reason a compare stage left instead of labels (its backend could not run), or None."""
+    return store.read_json(folder, "provenance.json").get("unavailable")
 
 
 def render(grid, out_md: str) -> None:

@@ -44,6 +44,9 @@ def unavailable(backend: str, cfg: dict) -> str | None:
     """Why `backend` cannot run on this machine (checked without running it: its env or weight
     files are missing), or None. cfg = params' pseudo_labels block."""
     if backend == "import":
+        absent = [p for p in cfg["import"]["keypoints"] if not Path(p).is_file()]
+        if absent:
+            return f"{absent[0]}: published keypoints not found (pseudo_labels.import.keypoints)"
         return unavailable(cfg["import"]["masks_from"], cfg)
     module = import_module(BACKENDS[backend]) if backend in BACKENDS else None
     return module.unavailable(cfg[backend]) if hasattr(module, "unavailable") else None
