@@ -1,7 +1,7 @@
 """`attnreid <verb>`: every stage of the DAG is one verb with explicit input and output paths.
 
-Snakemake rules and dvc.yaml stages only call these verbs; none of those (JOBS) may open an
-internet connection (attnreid.offline). Bad input exits with status 2 and one line naming the
+Snakemake rules and dvc.yaml stages only call these verbs; only `fetch` and `fetch-weights`
+(DOWNLOADS, never DAG jobs) may open an internet connection (attnreid.offline). Bad input exits with status 2 and one line naming the
 file or params key; training stopped by signal N (after checkpointing) exits 128+N.
 """
 from __future__ import annotations
@@ -208,9 +208,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-# Verbs Snakemake and DVC run as jobs: no network inside them (attnreid.offline).
-JOBS = ("synthesize", "prepare", "pseudo-labels", "pseudo-report", "train", "extract", "evaluate", "table",
-        "figure", "report")
+# The only verbs that may download (run on a login node, before the DAG); every other verb, every DAG
+# job among them, runs with internet connections refused (attnreid.offline).
+DOWNLOADS = ("fetch", "fetch-weights")
 
 
 def main(argv=None) -> int:
@@ -220,7 +220,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        with no_network(args.verb) if args.verb in JOBS else contextlib.nullcontext():
+        with contextlib.nullcontext() if args.verb in DOWNLOADS else no_network(args.verb):
             status = args.fn(args)
     except InputError as err:
         print(f"attnreid: error: {err}", file=sys.stderr)
