@@ -80,14 +80,14 @@ def main() -> None:
                 rows.append({"round": r, "arm": arm, "wall_s": round(time.perf_counter() - t0, 1),
                              "cpu_s": round(cpu() - c0, 1), "load1": os.getloadavg()[0]})
                 print(json.dumps(rows[-1]), flush=True)
+                if a.out:  # after every arm: a stopped run keeps what it measured
+                    Path(a.out).write_text(json.dumps({"cells": a.cells, "epochs": a.epochs, "rows": rows}, indent=1) + "\n")
                 shutil.rmtree(out)
     finally:
         shutil.rmtree(scratch)
     for r in range(a.rounds):
         wa, wb = (x["wall_s"] for x in rows if x["round"] == r)
         print(f"round {r}: wall A / B = {wa / wb:.2f}")
-    if a.out:
-        Path(a.out).write_text(json.dumps({"cells": a.cells, "epochs": a.epochs, "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
