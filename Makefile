@@ -13,7 +13,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml requirements-mediapipe
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
-	# the mediapipe pseudo-label backend's own env (numpy < 2); optional: without it that backend stops cleanly
+	# the mediapipe pseudo-label backend's own env (numpy < 2); optional: without it the backends report shows it unavailable
 	test -x .venv-mediapipe/bin/python || python3 -m venv .venv-mediapipe
 	.venv-mediapipe/bin/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-mediapipe.txt \
 	  || { rm -rf .venv-mediapipe; echo "$(MEDIAPIPE_MISSING)"; }

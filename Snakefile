@@ -12,6 +12,7 @@ os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["
 from attnreid import config as params_io
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
+from attnreid.pseudo import run as pseudo_run
 
 try:
     PARAMS = params_io.load(os.path.join(workflow.basedir, "params.yaml"), config.get("profile"))
@@ -47,3 +48,16 @@ include: "workflow/rules/pseudo.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+
+
+onstart:
+    # The cheap part of `attnreid check` (roots, weight files, the pseudo-label envs the DAG needs):
+    # a missing dataset stops the run here, before any job is submitted.
+    from attnreid import preflight
+
+    _missing = preflight.failures(preflight.rows(G, cheap=True))
+    if _missing:
+        for _line in _missing:
+            print(f"attnreid: missing: {_line}", file=sys.stderr)
+        raise WorkflowError(f"attnreid check --profile {G.profile}: {len(_missing)} missing (lines above); "
+                            "nothing was submitted")

@@ -34,12 +34,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ids-per-batch", type=int, default=None,
                     help="P of a P x K recipe, smaller than the paper's where the CPU's memory is short")
+    ap.add_argument("--pretrained", default="none",
+                    help="train.pretrained of the run (default none: from scratch, as the recorded numbers; "
+                         "imagenet reads the torch cache: attnreid fetch-weights --profile paper)")
     args = ap.parse_args()
 
     grid = Grid(config.load(ROOT / "params.yaml", args.profile))
     cell = Cell(args.dataset or grid.stand_in("market1501"), args.method, 0)
     cfg = grid.cell_config(cell)
     t = cfg["train"]
+    t["pretrained"] = args.pretrained
     if args.ids_per_batch:
         t["ids_per_batch"] = args.ids_per_batch
     runtime.setup(0, args.threads, t["deterministic"])

@@ -1,10 +1,7 @@
-import warnings
-
 import pytest
 import torch
 
 from attnreid.engine.optim import build_optimizer, lr_factor
-from attnreid.models import backbone as bb
 from attnreid.models import build
 from attnreid.errors import InputError
 
@@ -47,27 +44,3 @@ def test_pretrained_layers_get_reduced_lr():
     assert [g["lr"] for g in groups] == pytest.approx([0.01, 0.1])
     assert [g["lr"] for g in build_optimizer(model, cfg, pretrained=False).param_groups] == pytest.approx([0.1, 0.1])
 
-
-def test_imagenet_unavailable_warns_and_records_none(monkeypatch, tmp_path):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    monkeypatch.setattr(type(bb.WEIGHTS["resnet18"]), "get_state_dict",
-                        lambda self, **kw: (_ for _ in ()).throw(OSError("no network")))
-    with pytest.warns(UserWarning, match="training from scratch"):
-        net = bb.ResNetStages("resnet18", 2, "imagenet")
-    assert net.pretrained == "none"
-
-
-def test_imagenet_weights_used_from_the_torch_cache(monkeypatch, tmp_path):
-    ref = bb.ResNetStages("resnet18", 2, "none")
-    import torchvision
-
-    state = torchvision.models.resnet18().state_dict()
-    cache = tmp_path / "checkpoints"
-    cache.mkdir()
-    torch.save(state, cache / bb.WEIGHTS["resnet18"].url.rsplit("/", 1)[-1])
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        net = bb.ResNetStages("resnet18", 2, "imagenet")
-    assert net.pretrained == "imagenet"
-    assert torch.equal(net.stem[0].weight, state["conv1.weight"]) and not torch.equal(ref.stem[0].weight, state["conv1.weight"])

@@ -3,7 +3,6 @@ oracle, import and torchvision (with stand-in models), the quality report, and c
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 
@@ -259,15 +258,11 @@ def test_torchvision_convert_picks_the_best_person():
 
 
 def test_torchvision_without_weights_fails_cleanly(synth, tmp_path, monkeypatch):
-    import urllib.error
+    import torch
 
-    import torchvision.models._api as api
-
-    def offline(*a, **k):
-        raise urllib.error.URLError("no network")
-
-    monkeypatch.setattr(api, "load_state_dict_from_url", offline)
-    with pytest.raises(InputError, match=r"^pseudo_labels.backend torchvision: weights maskrcnn.*URLError\)$"):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # an empty cache: no download tried
+    with pytest.raises(InputError, match=r"maskrcnn_resnet50_fpn_coco-\w+\.pth: coco:maskrcnn weights not found .*"
+                                         r"attnreid fetch-weights --only coco:maskrcnn$"):
         run("toy", synth, tmp_path / "p", cfg(backend="torchvision"))
     assert not (tmp_path / "p").exists()
 
@@ -275,15 +270,12 @@ def test_torchvision_without_weights_fails_cleanly(synth, tmp_path, monkeypatch)
 def test_torchvision_stage_with_stand_in_models(synth, tmp_path, monkeypatch):
     from attnreid.pseudo import torchvision_backend as tvb
 
-    weights = tmp_path / "w.pth"
-    weights.write_bytes(b"stand-in")
-
-    def fake_load(builder, w, device):
-        return (lambda imgs: [_output(1, *im.shape[1:], [0.9]) for im in imgs]), str(weights)
+    def fake_load(builder, key, device):
+        return (lambda imgs: [_output(1, *im.shape[1:], [0.9]) for im in imgs]), {"file": f"{key}.pth", "sha256": key}
 
     monkeypatch.setattr(tvb, "_load", fake_load)
     prov = run("toy", synth, tmp_path / "p", cfg(backend="torchvision"))
-    want = hashlib.sha256(b"stand-in").hexdigest()        # not the module's own hash function
-    assert prov["model_sha256"] == {"w.pth": want} and prov["ground_truth"] is False
+    assert prov["model_sha256"] == {"coco:maskrcnn.pth": "coco:maskrcnn", "coco:keypointrcnn.pth": "coco:keypointrcnn"}
+    assert prov["ground_truth"] is False
     q = store.read_json(tmp_path / "p", "quality.json")
     assert q["detection_rate"] == 1.0 and q["vs_ground_truth"]["mask_iou"] < 1.0

@@ -1,11 +1,13 @@
 """`attnreid <verb>`: every stage of the DAG is one verb with explicit input and output paths.
 
-Snakemake rules and dvc.yaml stages only call these verbs. Bad input exits with status 2 and one
-line naming the file or params key; training stopped by signal N (after checkpointing) exits 128+N.
+Snakemake rules and dvc.yaml stages only call these verbs; only `fetch` and `fetch-weights`
+(DOWNLOADS, never DAG jobs) may open an internet connection (attnreid.offline). Bad input exits with status 2 and one line naming the
+file or params key; training stopped by signal N (after checkpointing) exits 128+N.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -38,6 +40,31 @@ def cmd_fetch(args):
     log.info("%s is in %s", args.dataset, root)
 
 
+def cmd_fetch_weights(args):
+    from attnreid import preflight
+    from attnreid.models import weights
+
+    keys = args.only or preflight.weight_keys(_grid(args))
+    if not keys:
+        print("no published weights needed")
+    for key in keys:
+        path, status = weights.fetch(key)
+        print(f"{key}: {status} {path}")
+
+
+def cmd_check(args):
+    """Exit 1 with the missing needs after the table; 0 when nothing is missing."""
+    from attnreid import preflight
+
+    g = _grid(args)
+    checked = preflight.rows(g, cheap=args.cheap)
+    print(preflight.table(g, checked))
+    missing = preflight.failures(checked)
+    for line in missing:
+        print(f"attnreid: missing: {line}", file=sys.stderr)
+    return 1 if missing else 0
+
+
 def cmd_prepare(args):
     from attnreid.data.datasets import prepare
 
@@ -49,7 +76,8 @@ def cmd_prepare(args):
 def cmd_pseudo_labels(args):
     from attnreid.pseudo.run import run
 
-    prov = run(args.dataset, args.index, args.out, _grid(args).params["pseudo_labels"], args.backend, args.max_images)
+    prov = run(args.dataset, args.index, args.out, _grid(args).params["pseudo_labels"], args.backend, args.max_images,
+               args.optional)
     log.info("pseudo-labels for %s (backend %s, %d images) -> %s", args.dataset, prov["backend"], prov["images"], args.out)
 
 
@@ -159,10 +187,17 @@ def _parser() -> argparse.ArgumentParser:
 
     verb("synthesize", cmd_synthesize, "dataset", "out")
     verb("fetch", cmd_fetch, "dataset")
+    s = verb("fetch-weights", cmd_fetch_weights)
+    s.add_argument("--only", action="append", default=None,
+                   help="one weights key (imagenet:resnet50, coco:maskrcnn, ...) instead of the profile's; repeatable")
+    s = verb("check", cmd_check)
+    s.add_argument("--cheap", action="store_true", help="no scanning, hashing, GPU or disk check (Snakefile start)")
     verb("prepare", cmd_prepare, "dataset", "root", "out")
     s = verb("pseudo-labels", cmd_pseudo_labels, "dataset", "index", "out")
     s.add_argument("--backend", default=None, help="instead of params.yaml pseudo_labels.backend")
     s.add_argument("--max-images", type=int, default=None, help="label only the first N rows of the index")
+    s.add_argument("--optional", action="store_true",
+                   help="a backend that cannot run here writes an `unavailable` folder instead of failing")
     verb("pseudo-report", cmd_pseudo_report, "out")
     s = verb("train", cmd_train, "cell", "index", "pseudo", "out")
     s.add_argument("--threads", type=int, default=2)
@@ -181,19 +216,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# The only verbs that may download (run on a login node, before the DAG); every other verb, every DAG
+# job among them, runs with internet connections refused (attnreid.offline).
+DOWNLOADS = ("fetch", "fetch-weights")
+
+
 def main(argv=None) -> int:
+    from attnreid.offline import no_network
+
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
-        args.fn(args)
+        with contextlib.nullcontext() if args.verb in DOWNLOADS else no_network(args.verb):
+            status = args.fn(args)
     except InputError as err:
         print(f"attnreid: error: {err}", file=sys.stderr)
         return 2
     except Interrupted as err:
         print(f"attnreid: interrupted: {err}", file=sys.stderr)
         return err.status
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

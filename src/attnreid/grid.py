@@ -247,7 +247,7 @@ class Grid:
         n = str(self.params["pseudo_report"]["max_images"])
         return Stage(f"pseudo_compare@{dataset}/{backend}",
                      self._cli("pseudo-labels", "--dataset", dataset, "--index", idx, "--out", out,
-                               "--backend", backend, "--max-images", n),
+                               "--backend", backend, "--max-images", n, "--optional"),
                      (idx,), (out,), (f"pseudo_labels.{backend}", "pseudo_report.max_images"), "pseudo_compare")
 
     def pseudo_report_stage(self) -> Stage:

@@ -26,7 +26,9 @@ if G.pseudo_report_outs():
             directory(f"{WORK}/pseudo_compare/{{dataset}}/{{backend}}"),
         params:
             cmd=lambda w: G.pseudo_compare_stage(w.dataset, w.backend).cmd,
-            config=lambda w: [PARAMS["pseudo_labels"][w.backend], PARAMS["pseudo_report"]["max_images"]],
+            # whether the backend can run here: a compare stage that found it unavailable reruns once it can
+            config=lambda w: [PARAMS["pseudo_labels"][w.backend], PARAMS["pseudo_report"]["max_images"],
+                              pseudo_run.unavailable(w.backend, PARAMS["pseudo_labels"])],
         resources:
             **RES["light"],
         log:

@@ -62,9 +62,11 @@ def write_record(path: str | Path, cell_cfg: dict, digest: str, meta: dict) -> N
     """`run.json` beside a cell's outputs: its seed, code version, package versions, the params it
     ran with (the cell config and its digest), the [epoch, batch] positions later runs resumed
     from (a run killed before its first checkpoint leaves none) and the epoch whose weights are the
-    model (the last, or the validation's pick); written atomically."""
+    model (the last, or the validation's pick) and the weight file it started from (`weights`: name
+    and sha256, None from scratch); written atomically."""
     record = {"cell": cell_cfg["cell"], "seed": cell_cfg["seed"], "config_digest": digest, "params": cell_cfg,
-              "resumed_at": meta["resumed_at"], "selected_epoch": meta["selected_epoch"], "device": meta["device"],
+              "resumed_at": meta["resumed_at"], "selected_epoch": meta["selected_epoch"],
+              "pretrained": meta["pretrained"], "weights": meta["weights"], "device": meta["device"],
               "threads": meta["threads"],
               "versions": {k: meta[k] for k in ("code_version", "python", *PACKAGES, "torch_build", "cuda")}}
     write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")

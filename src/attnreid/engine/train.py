@@ -63,7 +63,8 @@ def _pseudo_labels(cell_cfg: dict, pseudo_dir: str | None):
 
 
 def build_model(cell_cfg: dict, num_classes: int, dev) -> tuple[torch.nn.Module, str]:
-    """The cell's model on `dev`, and where its backbone weights came from (warnings logged)."""
+    """The cell's model on `dev`, and where its backbone weights came from (`imagenet`, a path or
+    `none`; the file itself is `model.backbone.weights`); warnings logged."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = models.build(cell_cfg, num_classes).to(dev)
@@ -120,7 +121,8 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
         model.load_state_dict(best["model"])
         log.info("model selection: epoch %d (validation %s %.4f)", best["epoch"], t["validation"]["metric"],
                  best["score"])
-    meta = {"pretrained": pretrained, "device": str(dev), "threads": threads, "epochs": t["epochs"],
+    meta = {"pretrained": pretrained, "weights": getattr(getattr(model, "backbone", None), "weights", None),
+            "device": str(dev), "threads": threads, "epochs": t["epochs"],
             "num_classes": data.num_classes, "train_images": len(data), "history": history, "resumed_at": resumes,
             "imgs_per_s": sum(h["imgs_per_s"] for h in history) / max(len(history), 1),
             "selected_epoch": best["epoch"] if best else t["epochs"],

@@ -25,11 +25,18 @@ log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parents[1]
 
 
-def label(df: pd.DataFrame, meta: dict, cfg: dict) -> tuple[Labels, dict]:
+def unavailable(cfg: dict) -> str | None:
+    """Why the backend cannot run here (its env is missing), or None."""
     python = Path(cfg["python"])
     if not python.is_file():
-        raise InputError(f"pseudo_labels.backend mediapipe: {python} not found "
-                         "(`make venv` creates it from requirements-mediapipe.txt)")
+        return f"{python} not found (`make venv` creates it from requirements-mediapipe.txt)"
+    return None
+
+
+def label(df: pd.DataFrame, meta: dict, cfg: dict) -> tuple[Labels, dict]:
+    python = Path(cfg["python"])
+    if unavailable(cfg):
+        raise InputError(f"pseudo_labels.backend mediapipe: {unavailable(cfg)}")
     with tempfile.TemporaryDirectory(prefix="attnreid-mediapipe-") as tmp:
         tmp = Path(tmp)
         (tmp / "attnreid").symlink_to(PACKAGE, target_is_directory=True)

@@ -42,6 +42,13 @@ def _cell(image: Image.Image, mask: np.ndarray, kps: np.ndarray) -> Image.Image:
     return cell
 
 
+def card(title: str, out_png: str | Path) -> None:
+    """An overlay without images: only the header line (a backend that could not run says why)."""
+    grid = Image.new("RGB", (COLS * CELL_H // 2, 2 * HEADER), (255, 255, 255))
+    ImageDraw.Draw(grid).text((6, 8), title, fill=(160, 0, 0))
+    grid.save(out_png)
+
+
 def draw(labels: Labels, root: str | Path, title: str, out_png: str | Path) -> None:
     """Write the overlay grid of `labels` (image paths relative to `root`) to out_png."""
     n = len(labels.paths)

@@ -40,6 +40,18 @@ def label(backend: str, df: pd.DataFrame, meta: dict, cfg: dict) -> tuple[Labels
     return import_module(BACKENDS[backend]).label(df, meta, cfg[backend])
 
 
+def unavailable(backend: str, cfg: dict) -> str | None:
+    """Why `backend` cannot run on this machine (checked without running it: its env or weight
+    files are missing), or None. cfg = params' pseudo_labels block."""
+    if backend == "import":
+        absent = [p for p in cfg["import"]["keypoints"] if not Path(p).is_file()]
+        if absent:
+            return f"{absent[0]}: published keypoints not found (pseudo_labels.import.keypoints)"
+        return unavailable(cfg["import"]["masks_from"], cfg)
+    module = import_module(BACKENDS[backend]) if backend in BACKENDS else None
+    return module.unavailable(cfg[backend]) if hasattr(module, "unavailable") else None
+
+
 def _describe(backend: str, cfg: dict) -> str:
     """How the overlay names its labels; ground truth is always called so."""
     if backend == "oracle":
@@ -51,10 +63,12 @@ def _describe(backend: str, cfg: dict) -> str:
 
 
 def run(dataset: str, index_csv: str | Path, out_dir: str | Path, cfg: dict, backend: str | None = None,
-        max_images: int | None = None) -> dict:
+        max_images: int | None = None, optional: bool = False) -> dict:
     """Write the pseudo-label folder `out_dir` for the index; return its provenance record.
 
     `backend` overrides cfg's; `max_images` labels only the first rows of the index (the backends report).
+    `optional` (the backends report): a backend that cannot run here leaves a folder saying so
+    (provenance `unavailable`: the reason; overlay.png a card with it), which the report shows as its row.
     """
     df, meta = index_io.read(index_csv)
     if max_images is not None:
@@ -62,6 +76,16 @@ def run(dataset: str, index_csv: str | Path, out_dir: str | Path, cfg: dict, bac
     backend = backend or cfg["backend"]
     prov = {"dataset": dataset, "backend": backend, "images": len(df), "index_sha256": sha256(index_csv),
             "attnreid": versions("attnreid")["attnreid"]}
+    why = unavailable(backend, cfg) if optional else None
+    if why:
+        prov["unavailable"] = why
+        with atomic_path(out_dir) as tmp:
+            tmp.mkdir()
+            overlay.card(f"{dataset}: {backend} UNAVAILABLE: {why}", tmp / "overlay.png")
+            store.write_json(tmp / "provenance.json", prov)
+        log.warning("pseudo-labels for %s: backend %s unavailable (%s); the backends report shows it", dataset,
+                    backend, why)
+        return prov
     if backend == "none":
         with atomic_path(out_dir) as tmp:
             tmp.mkdir()

@@ -1,41 +1,41 @@
 """Backend `torchvision`: Mask R-CNN (masks) and Keypoint R-CNN (keypoints), COCO weights.
 
-The weights come from torch.hub's cache (<torch hub dir>/checkpoints) or are downloaded into it;
-where neither works the stage stops with one line naming the backend. Per image the highest-scoring
+The COCO weights come from torch.hub's cache (<torch hub dir>/checkpoints), checked against their
+published hash; nothing is downloaded inside the job: a missing file stops the stage with one line
+naming it and `attnreid fetch-weights`, which fetches it (models/weights.py). Per image the highest-scoring
 person with score >= `min_score` is kept, by each model separately; its mask is thresholded at 0.5.
 Keypoint confidence is sigmoid(Keypoint R-CNN's keypoint score); a keypoint outside the image is missing.
 """
 from __future__ import annotations
 
-import os
-from urllib.parse import urlparse
-
 import numpy as np
 import pandas as pd
 
-from attnreid.errors import InputError
+from attnreid.models import weights
 from attnreid.pseudo import coco
 from attnreid.pseudo.masks import PackedMasks
-from attnreid.pseudo.provenance import sha256, versions
+from attnreid.pseudo.provenance import versions
 from attnreid.pseudo.store import Labels
 
 PERSON = 1  # COCO category id
 BATCH = 4
 
 
-def _load(builder, weights, device):
-    """Build a model with its COCO weights from the hub cache (downloading if needed); the file path."""
-    import torch
+def unavailable(cfg: dict) -> str | None:
+    """Why the backend cannot run here (a COCO weights file is not in the torch cache), or None."""
+    for key in ("coco:maskrcnn", "coco:keypointrcnn"):
+        if not weights.cache_file(weights.published(key)).is_file():
+            return f"{key} weights not in the torch cache (run: {weights.fetch_hint(key)})"
+    return None
 
-    path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(weights.url).path))
-    try:
-        state = weights.get_state_dict(progress=False, check_hash=True)
-    except Exception as exc:  # no network, a truncated file, a proxy page: all end the same way
-        raise InputError(f"pseudo_labels.backend torchvision: weights {os.path.basename(path)} are not in "
-                         f"{os.path.dirname(path)} and could not be downloaded ({type(exc).__name__})") from None
-    model = builder(weights=None, weights_backbone=None, num_classes=len(weights.meta["categories"]))
+
+def _load(builder, key: str, device):
+    """Build a model with its COCO weights from the hub cache; its record {file, sha256}."""
+    state, record = weights.load_published(key)
+    meta = weights.published(key).meta
+    model = builder(weights=None, weights_backbone=None, num_classes=len(meta["categories"]))
     model.load_state_dict(state)
-    return model.eval().to(device), path
+    return model.eval().to(device), record
 
 
 def best_person(out: dict, min_score: float) -> int | None:
@@ -70,8 +70,8 @@ def label(df: pd.DataFrame, meta: dict, cfg: dict) -> tuple[Labels, dict]:
     device = cfg["device"]
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    mask_model, mask_file = _load(det.maskrcnn_resnet50_fpn, det.MaskRCNN_ResNet50_FPN_Weights.COCO_V1, device)
-    kp_model, kp_file = _load(det.keypointrcnn_resnet50_fpn, det.KeypointRCNN_ResNet50_FPN_Weights.COCO_V1, device)
+    mask_model, mask_file = _load(det.maskrcnn_resnet50_fpn, "coco:maskrcnn", device)
+    kp_model, kp_file = _load(det.keypointrcnn_resnet50_fpn, "coco:keypointrcnn", device)
     kps, masks = [], []
     with torch.inference_mode():
         for start in range(0, len(df), BATCH):
@@ -84,5 +84,5 @@ def label(df: pd.DataFrame, meta: dict, cfg: dict) -> tuple[Labels, dict]:
                 kps.append(k)
                 masks.append(m)
     info = {"versions": versions("torch", "torchvision"), "device": device,
-            "model_sha256": {os.path.basename(f): sha256(f) for f in (mask_file, kp_file)}}
+            "model_sha256": {r["file"]: r["sha256"] for r in (mask_file, kp_file)}}
     return Labels(list(df.path), np.array(kps, np.float32).reshape(-1, coco.K, 3), PackedMasks.pack(masks)), info
