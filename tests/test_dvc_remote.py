@@ -58,8 +58,8 @@ def stages_run(log: str) -> set[str]:
 
 
 def planned_jobs(dry_run_log: str) -> list[str]:
-    """`rule train:` ... `wildcards: ...` blocks of a Snakemake dry run, as 'rule wildcards' strings."""
-    return re.findall(r"^rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", dry_run_log, re.M)
+    """`(local)rule train:` ... `wildcards: ...` blocks of a Snakemake dry run, as 'rule wildcards' strings."""
+    return re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", dry_run_log, re.M)
 
 
 def assert_nothing_to_rebuild(root: Path) -> None:
@@ -92,7 +92,7 @@ def test_dvc_run_pulled_elsewhere_trains_nothing_and_rebuilds_equal_tables(dvc_p
 
     shutil.rmtree(clone / "results")
     log = run(SNAKEMAKE + ["--forcerun", "table", "figure", "report"], clone)
-    rules = set(re.findall(r"^rule (\w+):", log, re.M))
+    rules = set(re.findall(r"^(?:local)?rule (\w+):", log, re.M))
     assert rules == {"table", "figure", "report", "all"}, rules
     assert results_of(clone) == results_of(trained)  # rebuilt from the pulled metrics, byte for byte
     assert json.loads(run(DVC + ["status", "--json"], clone)) == {}
