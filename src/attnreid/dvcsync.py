@@ -78,6 +78,7 @@ def pull(params_path: str, profile: str | None) -> dict:
     from dvc.exceptions import CheckoutError, DvcException
 
     grid, _ = _grid(params_path, profile)
+    logging.disable(logging.WARNING)  # DVC's and dvc_data's warnings: the line below names what is missing
     with _repo() as repo:
         try:
             return repo.pull()
@@ -90,6 +91,8 @@ def pull(params_path: str, profile: str | None) -> dict:
                              "`dvc push` them from the machine that made them, or rerun those stages") from None
         except DvcException as exc:
             raise InputError(f"dvc pull: {str(exc).splitlines()[0]}") from None
+        finally:
+            logging.disable(logging.NOTSET)
 
 
 def sync_snakemake(params_path: str, profile: str | None) -> None:
