@@ -157,6 +157,28 @@ def cmd_dvc_yaml(args):
         write_text(args.out, text)
 
 
+def cmd_dvc_record(args):
+    from attnreid import dvcsync
+
+    n = dvcsync.record(args.params, args.profile)
+    print(f"recorded {n} stages in dvc.lock; now `git add dvc.lock && git commit` and `dvc push`")
+
+
+def cmd_dvc_pull(args):
+    from attnreid import dvcsync
+
+    stats = dvcsync.pull(args.params, args.profile)
+    dvcsync.sync_snakemake(args.params, args.profile)
+    print(f"pulled ({stats['stats'].get('fetched', 0)} files fetched); dvc status is clean and Snakemake takes every output as up to date")
+
+
+def cmd_snakemake_sync(args):
+    from attnreid import dvcsync
+
+    dvcsync.sync_snakemake(args.params, args.profile)
+    print("dvc status is clean; Snakemake takes every output as up to date")
+
+
 def cmd_cells(args):
     g = _grid(args)
     cells = g.table_cells(args.table) if args.table else g.cells()
@@ -210,6 +232,9 @@ def _parser() -> argparse.ArgumentParser:
     verb("claims", cmd_claims, "out")
     verb("report", cmd_report, "out")
     verb("dvc-yaml", cmd_dvc_yaml, "out")
+    verb("dvc-record", cmd_dvc_record)      # after a Snakemake run: its outputs into dvc.lock, nothing rerun
+    verb("dvc-pull", cmd_dvc_pull)          # dvc pull, then snakemake-sync
+    verb("snakemake-sync", cmd_snakemake_sync)  # after dvc pull/checkout: Snakemake agrees with DVC
     s = verb("cells", cmd_cells)
     s.add_argument("--table", default=None)
     verb("where", cmd_where)

@@ -1,8 +1,12 @@
 """dvc.yaml generated from the grid: the same stages and commands Snakemake runs, never hand-kept.
 
-Prepared data and checkpoints are DVC-cached outs; features too. Metrics files are `metrics:`,
-training curves `plots:`, tables/figures/claims/report uncached outs (kept in git under results/).
-Each stage lists the params.yaml keys it reads, so `dvc repro` reruns only what a change touches.
+Every output a table or figure needs is a DVC-cached out, so `dvc push` carries a whole run and a
+`dvc pull` elsewhere restores it with `dvc status` clean: synthetic images, prepared indexes,
+pseudo-labels, checkpoints, dvclive curves (`plots:`), features, per-cell metrics (`metrics:`),
+and the tables, figures, claims ledger and report themselves (chosen over committing them to git: they are
+rebuilt from the cached metrics, and profiles share results/, so git would see every run as a diff).
+Each stage lists the params.yaml keys it reads — and the active profile's override of each —
+so `dvc repro` / `dvc exp run -S` rerun only what a change touches.
 """
 from __future__ import annotations
 
@@ -22,8 +26,19 @@ def _has_key(doc: dict, dotted: str) -> bool:
     return True
 
 
-def _name(stage_name: str) -> str:
-    return stage_name.replace("@", "-").replace("/", "-")
+def stage_name(grid_stage_name: str) -> str:
+    """A grid stage's name as dvc.yaml spells it (`train@a/b/s0` -> `train-a-b-s0`)."""
+    return grid_stage_name.replace("@", "-").replace("/", "-")
+
+
+def params_keys(keys, raw: dict, profile: str) -> list[str]:
+    """The keys a stage reads that params.yaml has, each followed by its `profiles.<profile>.` override."""
+    out = []
+    for k in keys:
+        for key in (k, k if k.startswith("profiles.") else f"profiles.{profile}.{k}"):
+            if key not in out and _has_key(raw, key):
+                out.append(key)
+    return [k for k in out if not any(k.startswith(f"{other}.") for other in out)]  # a parent key covers it
 
 
 def stages_doc(grid: Grid, raw: dict) -> dict:
@@ -32,19 +47,11 @@ def stages_doc(grid: Grid, raw: dict) -> dict:
         entry = {"cmd": st.cmd}
         if st.deps:
             entry["deps"] = list(st.deps)
-        keys = [k for k in st.params if _has_key(raw, k)]
+        keys = params_keys(st.params, raw, grid.profile)
         if keys:
             entry["params"] = keys
-        if st.kind == "evaluate":
-            entry["metrics"] = [{o: {"cache": False}} for o in st.outs]
-        elif st.kind in ("table", "figure", "claims", "report"):
-            entry["outs"] = [{o: {"cache": False}} for o in st.outs]
-        elif st.kind == "train":
-            model, live = st.outs
-            entry["outs"] = [model, {live: {"cache": False}}]
-        else:
-            entry["outs"] = list(st.outs)
-        stages[_name(st.name)] = entry
+        entry["metrics" if st.kind == "evaluate" else "outs"] = list(st.outs)
+        stages[stage_name(st.name)] = entry
     plots = [{f"{grid.live_dir(c)}/plots/metrics": {"x": "step"}} for c in grid.cells()]
     return {"stages": stages, "plots": plots}
 

@@ -233,8 +233,9 @@ class Grid:
     def prepare(self, dataset: str) -> Stage:
         root = self.raw_root(dataset)
         out = self.index(dataset)
+        meta = str(Path(out).with_name("meta.json"))  # written beside the index; every reader of it reads both
         return Stage(f"prepare@{dataset}", self._cli("prepare", "--dataset", dataset, "--root", root, "--out", out),
-                     (root,), (out,), (f"datasets.{dataset}",), "prepare")
+                     (root,), (out, meta), (f"datasets.{dataset}",), "prepare")
 
     def pseudo_labels(self, dataset: str) -> Stage:
         idx, out = self.index(dataset), self.pseudo(dataset)

@@ -20,6 +20,7 @@ rule prepare:
         lambda w: [G.raw_root(w.dataset)] if G.is_synthetic(w.dataset) else [],
     output:
         f"{WORK}/prepared/{{dataset}}/index.csv",
+        f"{WORK}/prepared/{{dataset}}/meta.json",
     params:
         cmd=lambda w: G.prepare(w.dataset).cmd,
     resources:

@@ -1,0 +1,185 @@
+"""Train once, regenerate anywhere: a smoke run pushed to a local DVC remote, cloned and pulled.
+
+Two starting points, each trained once: a `dvc repro` (module fixture `dvc_pushed`) and the
+session's Snakemake run (`smoke_run`, recorded with `attnreid dvc-record`). After a pull, neither
+DVC nor Snakemake plans a training, rebuilt tables equal the originals, a params change to one
+method plans only that method's cells, and a missing remote object is one line naming it.
+"""
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from attnreid import config, dvcgen
+from attnreid.grid import Grid
+from conftest import ROOT, copy_repo, env_with_venv, run
+
+DVC = [sys.executable, "-m", "dvc"]
+CLI = [sys.executable, "-m", "attnreid.cli"]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--cores", "1", "--config", "profile=smoke"]
+GIT = ["git", "-c", "user.name=attnreid-test", "-c", "user.email=test@attnreid"]
+
+
+def git_dvc_repo(root: Path, remote: Path) -> Path:
+    """`root` (a copy of the repository) as a git + DVC repository with `remote` as its default remote
+    and the smoke profile's dvc.yaml."""
+    for name in (".gitignore", ".dvcignore"):
+        shutil.copy(ROOT / name, root / name)
+    run(GIT + ["init", "-q"], root)
+    run(DVC + ["init", "-q"], root)
+    run(DVC + ["config", "core.analytics", "false"], root)
+    run(DVC + ["remote", "add", "-d", "store", str(remote)], root)
+    run(CLI + ["dvc-yaml", "--profile", "smoke", "--out", "dvc.yaml"], root)
+    run(GIT + ["add", "-A"], root)
+    run(GIT + ["commit", "-q", "-m", "the smoke pipeline"], root)  # a clone has commits (dvclive needs one)
+    return root
+
+
+def commit_and_push(root: Path) -> None:
+    run(GIT + ["add", "-A"], root)
+    run(GIT + ["commit", "-q", "-m", "smoke run"], root)
+    run(DVC + ["push", "-q"], root)
+
+
+def clone_and_pull(src: Path, dst: Path) -> Path:
+    run(GIT + ["clone", "-q", str(src), str(dst)], dst.parent)
+    out = run(CLI + ["dvc-pull", "--profile", "smoke"], dst)
+    assert "dvc status is clean" in out
+    return dst
+
+
+def stages_run(log: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", log))
+
+
+def planned_jobs(dry_run_log: str) -> list[str]:
+    """`(local)rule train:` ... `wildcards: ...` blocks of a Snakemake dry run, as 'rule wildcards' strings."""
+    return re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", dry_run_log, re.M)
+
+
+def assert_nothing_to_rebuild(root: Path) -> None:
+    assert json.loads(run(DVC + ["status", "--json"], root)) == {}
+    assert stages_run(run(DVC + ["repro", "--dry"], root)) == set()
+    assert "Nothing to be done" in run(SNAKEMAKE + ["-n"], root)
+
+
+def results_of(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "results").rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def dvc_pushed(tmp_path_factory) -> tuple[Path, Path]:
+    """The smoke profile trained by `dvc repro` in a git + DVC copy, committed and pushed: (repo, remote)."""
+    base = tmp_path_factory.mktemp("dvc_route")
+    root = git_dvc_repo(copy_repo(base / "trained"), base / "remote")
+    log = run(DVC + ["repro"], root, timeout=2400)
+    assert {s for s in stages_run(log) if s.startswith("train-")}, log[-2000:]
+    commit_and_push(root)
+    return root, base / "remote"
+
+
+@pytest.mark.e2e
+def test_dvc_run_pulled_elsewhere_trains_nothing_and_rebuilds_equal_tables(dvc_pushed, tmp_path):
+    trained, _ = dvc_pushed
+    clone = clone_and_pull(trained, tmp_path / "clone")
+    assert_nothing_to_rebuild(clone)
+    assert results_of(clone) == results_of(trained)
+
+    shutil.rmtree(clone / "results")
+    log = run(SNAKEMAKE + ["--forcerun", "table", "figure", "report"], clone)
+    rules = set(re.findall(r"^(?:local)?rule (\w+):", log, re.M))
+    assert rules == {"table", "figure", "report", "all"}, rules
+    assert results_of(clone) == results_of(trained)  # rebuilt from the pulled metrics, byte for byte
+    assert json.loads(run(DVC + ["status", "--json"], clone)) == {}
+
+
+@pytest.mark.e2e
+def test_params_change_after_pull_reruns_only_that_methods_cells(dvc_pushed, tmp_path):
+    trained, _ = dvc_pushed
+    clone = clone_and_pull(trained, tmp_path / "clone")
+    text = (clone / "params.yaml").read_text()
+    params = yaml.safe_load(text)
+    params["methods"]["baseline-gap"]["train"] = {"lr": 0.02}
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))  # same order: Snakemake compares params as text
+    jobs = planned_jobs(run(SNAKEMAKE + ["-n"], clone))  # Snakemake's params trigger, from snakemake-sync's metadata
+    assert sorted(w for r, w in jobs if r == "train") == [
+        "dataset=synth-market, method=baseline-gap, seed=0", "dataset=synth-market, method=baseline-gap, seed=1"]
+    assert all("method=baseline-gap" in w for r, w in jobs if r in ("extract", "evaluate")), jobs
+    (clone / "params.yaml").write_text(text)
+
+    ran = stages_run(run(DVC + ["exp", "run", "-S", "+methods.baseline-gap.train.lr=0.02"], clone, timeout=2400))
+    assert {s for s in ran if s.startswith("train-")} == {"train-synth-market-baseline-gap-s0",
+                                                          "train-synth-market-baseline-gap-s1"}, ran
+    assert not any(s.startswith(("synthesize", "prepare", "pseudo")) or "-baseline-s" in s for s in ran), ran
+    assert yaml.safe_load((clone / "params.yaml").read_text())["methods"]["baseline-gap"]["train"] == {"lr": 0.02}
+    assert json.loads(run(DVC + ["status", "--json"], clone)) == {}
+
+
+@pytest.mark.e2e
+def test_pull_with_a_missing_remote_object_is_one_line_naming_it(dvc_pushed, tmp_path):
+    trained, remote = dvc_pushed
+    broken = shutil.copytree(remote, tmp_path / "remote")
+    lock = yaml.safe_load((trained / "dvc.lock").read_text())
+    path = "work/smoke/runs/synth-market/baseline/s0/model.pt"
+    model = next(o for o in lock["stages"]["train-synth-market-baseline-s0"]["outs"] if o["path"] == path)
+    (broken / "files" / "md5" / model["md5"][:2] / model["md5"][2:]).unlink()
+
+    clone = tmp_path / "clone"
+    run(GIT + ["clone", "-q", str(trained), str(clone)], tmp_path)
+    run(DVC + ["remote", "modify", "--local", "store", "url", str(broken)], clone)
+    res = subprocess.run(CLI + ["dvc-pull", "--profile", "smoke"], cwd=clone, capture_output=True, text=True,
+                         env=env_with_venv(), timeout=600)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert model["path"] in lines[0] and "stage train-synth-market-baseline-s0" in lines[0], lines[0]
+
+
+@pytest.mark.e2e
+def test_snakemake_run_recorded_pushed_and_pulled_trains_nothing(smoke_run, tmp_path):
+    made, _ = smoke_run
+    root = tmp_path / "snakemake_route"
+    shutil.copytree(made, root, symlinks=True)  # keeps mtimes and Snakemake's metadata, as on the cluster
+    git_dvc_repo(root, tmp_path / "remote")
+    model = root / "work/smoke/runs/synth-market/baseline/s0/model.pt"
+    before = model.stat().st_mtime_ns
+    assert "recorded" in run(CLI + ["dvc-record", "--profile", "smoke"], root)
+    assert model.stat().st_mtime_ns == before  # recorded, not rerun
+    assert_nothing_to_rebuild(root)
+    commit_and_push(root)
+
+    clone = clone_and_pull(root, tmp_path / "clone")
+    assert_nothing_to_rebuild(clone)
+    assert results_of(clone) == results_of(made)
+
+
+def test_record_refuses_a_pipeline_of_another_profile(tmp_path, monkeypatch):
+    """Checked before anything is hashed: dvc.yaml must be the profile's, every output present."""
+    from attnreid import dvcsync
+    from attnreid.errors import InputError
+
+    monkeypatch.chdir(copy_repo(tmp_path / "repo"))
+    raw = config.load_raw("params.yaml")
+    Path("dvc.yaml").write_text(dvcgen.render(Grid(config.resolve(raw, "default")), raw))
+    with pytest.raises(InputError, match=r"dvc.yaml: is the pipeline of profile default, not of profile smoke"):
+        dvcsync.record("params.yaml", "smoke")
+    Path("dvc.yaml").write_text(dvcgen.render(Grid(config.resolve(raw, "smoke")), raw))
+    with pytest.raises(InputError, match=r"^work/smoke/raw/synth-market: missing .* nothing recorded"):
+        dvcsync.record("params.yaml", "smoke")
+
+
+def test_pipeline_caches_every_output_and_tracks_the_profiles_overrides():
+    """Nothing uncached (a pull restores all), and a key the profile overrides is a DVC param of its stages."""
+    raw = config.load_raw(ROOT / "params.yaml")
+    doc = yaml.safe_load(dvcgen.render(Grid(config.resolve(raw, "smoke")), raw))
+    stages = doc["stages"]
+    assert all(isinstance(o, str) for st in stages.values() for o in st.get("outs", []) + st.get("metrics", []))
+    assert "profiles.smoke.pseudo_labels" in stages["pseudo_labels-synth-market"]["params"]
+    assert stages["synthesize-synth-market"]["params"] == ["datasets.synth-market", "profiles.smoke.datasets"]
+    assert dvcgen.params_keys(["train", "methods.a"], {"train": {}, "methods": {"a": {}},
+                                                       "profiles": {"p": {"methods": {"a": {"train": {}}}}}}, "p") \
+        == ["train", "methods.a", "profiles.p.methods.a"]
