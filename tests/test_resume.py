@@ -24,7 +24,6 @@ from killpoint import arm
 
 CELL = "synth-market/baseline/s0"
 KILLPOINT = Path(__file__).with_name("killpoint.py")
-BATCH = 16  # smoke profile: P=4 identities x K=4 images
 TIMING = ("imgs_per_s", "eval_seconds")
 
 
@@ -108,13 +107,13 @@ def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, refer
     run = tmp_path / "run"
     ckpt, model = run / "checkpoint.pt", run / "model.pt"
 
-    # SIGTERM while epoch 1 loads batch 2: the batch finishes, a mid-epoch checkpoint, exit 128 + 15
-    res = killed(toy, run, f"item:{BATCH + 5}", "TERM")
+    # SIGTERM while epoch 1 makes batch 2: the batch finishes, a mid-epoch checkpoint, exit 128 + 15
+    res = killed(toy, run, "batch:2", "TERM")
     assert res.returncode == 128 + signal.SIGTERM, res.stderr[-2000:]
     assert "interrupted: SIGTERM in epoch 1/3 after batch 2/3" in res.stderr and position(ckpt) == [0, 2]
 
     # SIGKILL in epoch 2 batch 2 (after finishing epoch 1 from batch 3): the epoch-1 checkpoint survives
-    res = killed(toy, run, f"item:{BATCH + BATCH + 8}", "KILL")
+    res = killed(toy, run, "batch:3", "KILL")
     assert res.returncode == -signal.SIGKILL and position(ckpt) == [1, 0]
 
     # SIGKILL halfway through writing the epoch-2 checkpoint: the previous one is intact
@@ -124,7 +123,7 @@ def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, refer
 
     # SIGUSR1 (SLURM's warning) in epoch 3 batch 2 (here in-process): 128 + 10; the stale temporary is cleared
     with monkeypatch.context() as patch:
-        arm(f"item:{3 * BATCH + BATCH + 3}", signal.SIGUSR1, patch.setattr)
+        arm("batch:5", signal.SIGUSR1, patch.setattr)
         assert cli(train_args(toy, run)) == 128 + signal.SIGUSR1
     assert position(ckpt) == [2, 2] and not list(run.glob(".checkpoint.pt.tmp-*"))
 
