@@ -37,17 +37,19 @@ def toy(tmp_path_factory) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["profiles"]["smoke"]["cell_override"].update(epochs=3, milestones=[2])
     (root / "params.yaml").write_text(yaml.safe_dump(params))
+    params["profiles"]["smoke"]["cell_override"]["workers"] = 2
+    (root / "params-workers.yaml").write_text(yaml.safe_dump(params))
     return root
 
 
-def train_args(toy: Path, run: Path) -> list[str]:
-    return ["train", "--params", str(toy / "params.yaml"), "--profile", "smoke", "--cell", CELL,
+def train_args(toy: Path, run: Path, params: str = "params.yaml") -> list[str]:
+    return ["train", "--params", str(toy / params), "--profile", "smoke", "--cell", CELL,
             "--index", str(toy / "prepared" / "index.csv"), "--pseudo", str(toy / "pseudo"),
             "--out", str(run / "model.pt"), "--live", str(run / "live"), "--threads", "1"]
 
 
-def killed(toy: Path, run: Path, spec: str, sig: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(KILLPOINT), spec, sig, "--", *train_args(toy, run)],
+def killed(toy: Path, run: Path, spec: str, sig: str, params: str = "params.yaml") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(KILLPOINT), spec, sig, "--", *train_args(toy, run, params)],
                           capture_output=True, text=True, env=env_with_venv(), timeout=300)
 
 
@@ -138,6 +140,18 @@ def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, refer
     assert record["resumed_at"] == [[0, 2], [1, 0], [2, 2], [3, 0]]  # run 3 died before saving
     steps = (run / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
     assert len(steps) == 1 + 3  # header + one line per epoch: no gap, no duplicate
+
+
+def test_a_run_with_loader_workers_killed_mid_epoch_resumes_to_the_same_model(toy, reference, tmp_path):
+    """Two loader workers gather the rows; augmentation is drawn from (seed, epoch, batch) in the
+    training process, so the run, stopped mid-epoch and killed, ends as the workers-0 reference."""
+    run = tmp_path / "workers"
+    res = killed(toy, run, "batch:2", "TERM", "params-workers.yaml")
+    assert res.returncode == 128 + signal.SIGTERM and position(run / "checkpoint.pt") == [0, 2], res.stderr[-2000:]
+    res = killed(toy, run, "batch:3", "KILL", "params-workers.yaml")  # epoch 2, batch 2
+    assert res.returncode == -signal.SIGKILL and position(run / "checkpoint.pt") == [1, 0]
+    assert cli(train_args(toy, run, "params-workers.yaml")) == 0
+    assert_same_model(reference / "model.pt", run / "model.pt")
 
 
 def test_checkpoint_of_another_config_is_not_resumed(toy, reference, tmp_path, caplog):
