@@ -105,11 +105,12 @@ def geometry_per_image(images: torch.Tensor, which: torch.Tensor, pad: int, top:
     at a fraction of the memory traffic (the whole-batch gathers pay off on a GPU only)."""
     b, h, w, _ = images.shape
     out = (torch.zeros if pad else torch.empty)(b, 3, h, w)
+    chw = images.permute(0, 3, 1, 2).contiguous()  # transposed as bytes: the float copies below run along rows
     for i, f in enumerate(which.tolist()):
-        src = images[i].flip(1) if f else images[i]
+        src = chw[i].flip(2) if f else chw[i]
         t, l = (int(top[i]) - pad, int(left[i]) - pad) if pad else (0, 0)  # output (r, c) shows source (r + t, c + l)
         r0, r1, c0, c1 = max(0, -t), min(h, h - t), max(0, -l), min(w, w - l)
-        out[i, :, r0:r1, c0:c1].copy_(src[r0 + t:r1 + t, c0 + l:c1 + l].permute(2, 0, 1))
+        out[i, :, r0:r1, c0:c1].copy_(src[:, r0 + t:r1 + t, c0 + l:c1 + l])
     mean, std = (torch.tensor(v) for v in NORMALIZE[how])
     return torch.addcmul((-mean / std)[:, None, None], out, (1.0 / (255.0 * std))[:, None, None], out=out)
 
