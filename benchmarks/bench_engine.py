@@ -112,8 +112,8 @@ def build_cache(tree: Path, index: str, h: int, w: int, out: Path, threads: int 
     return time.perf_counter() - t0
 
 
-def input_part(old: Path, new: Path, work: Path, index: str, pseudo: str, rounds: int, images: int) -> dict:
-    out = {}
+def input_part(old: Path, new: Path, work: Path, index: str, pseudo: str, rounds: int, images: int, out: dict,
+               save) -> dict:
     for recipe, method in RECIPES.items():
         size = {"pfsa": (384, 128), "daaf": (256, 128)}[recipe]
         npy = work / "cache" / f"{size[0]}x{size[1]}.npy"
@@ -131,14 +131,15 @@ def input_part(old: Path, new: Path, work: Path, index: str, pseudo: str, rounds
         print(f"input {recipe:5s} {size[0]}x{size[1]} batch {res['batch']:3d}{' +pose' if res['pose'] else '      '}: "
               f"old {old_v:8.1f} img/s | new {new_v:8.1f} img/s | x{new_v / old_v:.1f}  (cache decode {decode_s:.1f} s)",
               flush=True)
+        save()
     return out
 
 
-def step_part(old: Path, new: Path, work: Path, rounds: int, threads: int) -> dict:
+def step_part(old: Path, new: Path, work: Path, rounds: int, threads: int, profiles: list[str], out: dict,
+              save) -> dict:
     import torch
 
-    out = {}
-    for profile in ("smoke", "default"):
+    for profile in profiles:
         index, pseudo = prepare_data(new, work, profile)
         npy = work / profile / "cache" / "64x32.npy"
         decode_s = build_cache(new, index, 64, 32, npy)
@@ -166,6 +167,7 @@ def step_part(old: Path, new: Path, work: Path, rounds: int, threads: int) -> di
             fmt = lambda ms: " ".join(f"{100 * m['R1']:.1f}/{100 * m['mAP']:.1f}" for m in ms)
             line += f"  R1/mAP per seed: old {fmt(metrics['old'])} | new {fmt(metrics['new'])}"
         print(line, flush=True)
+        save()
     return out
 
 
@@ -176,6 +178,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--images", type=int, default=1000, help="images per input-pipeline measurement")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the training runs")
+    ap.add_argument("--profiles", nargs="+", default=["smoke", "default"], help="profiles of the step part")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "engine.json"))
     ap.add_argument("--measure-input", choices=["old", "new"], help=argparse.SUPPRESS)
     ap.add_argument("--recipe", choices=sorted(RECIPES), help=argparse.SUPPRESS)
@@ -192,12 +195,12 @@ def main() -> None:
         new = ROOT
         result = {"ref": args.ref, "machine": f"{os.cpu_count()} CPUs, shared with other jobs",
                   "torch_threads_input": 1, "torch_threads_step": args.threads}
+        save = lambda: Path(args.out).write_text(json.dumps(result, indent=1) + "\n")  # after every row
         if args.part in ("input", "all"):
             index, pseudo = prepare_data(new, work, "default")
-            result["input"] = input_part(old, new, work, index, pseudo, args.rounds, args.images)
+            input_part(old, new, work, index, pseudo, args.rounds, args.images, result.setdefault("input", {}), save)
         if args.part in ("step", "all"):
-            result["step"] = step_part(old, new, work, args.rounds, args.threads)
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+            step_part(old, new, work, args.rounds, args.threads, args.profiles, result.setdefault("step", {}), save)
     print(f"-> {args.out}")
 
 
