@@ -34,6 +34,8 @@ wildcard_constraints:
     test=r"[a-z0-9][a-z0-9_-]*",
     method=r"[a-z0-9][a-z0-9_-]*",
     seed=r"\d+",
+    height=r"\d+",
+    width=r"\d+",
     backend=r"[a-z]+",
 
 

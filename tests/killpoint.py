@@ -2,7 +2,7 @@
 
     python killpoint.py SPEC SIGNAL -- <attnreid arguments>
 
-SPEC: `item:N` (as the Nth training image is loaded), `save:N` (halfway through writing the Nth
+SPEC: `batch:N` (as the Nth training batch is augmented, in the training process), `save:N` (halfway through writing the Nth
 checkpoint or model file into its temporary), `commit:NAME` (NAME's temporary complete, not yet
 renamed onto NAME). SIGNAL: TERM, USR1, INT or KILL, which the process sends to itself.
 """
@@ -27,17 +27,17 @@ def arm(spec: str, sig: int, setattr=setattr) -> None:
         count += 1
         return count == n
 
-    if kind == "item":
-        from attnreid.data.dataset import ReIDImages
+    if kind == "batch":
+        from attnreid.data.batches import TrainBatches
 
-        getitem = ReIDImages.__getitem__
+        batch = TrainBatches.batch
 
-        def patched_getitem(self, i):
+        def patched_batch(self, *args):
             if strike_at(int(arg)):
                 os.kill(os.getpid(), sig)
-            return getitem(self, i)
+            return batch(self, *args)
 
-        setattr(ReIDImages, "__getitem__", patched_getitem)
+        setattr(TrainBatches, "batch", patched_batch)
     elif kind == "save":
         write_bytes = Path.write_bytes
 

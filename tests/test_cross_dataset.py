@@ -32,7 +32,7 @@ def test_table3_trains_on_the_market_stand_in_and_tests_on_each_partial_set():
     cell = Cell("synth-market", "pcb", 0)
     ex, ev = g.extract(cell, "synth-partial-reid"), g.evaluate(cell, "synth-partial-reid")
     assert ex.name == "extract@synth-market/pcb/s0@synth-partial-reid"
-    assert ex.deps == (g.index("synth-partial-reid"), g.checkpoint(cell))
+    assert ex.deps == (g.index("synth-partial-reid"), g.checkpoint(cell), *g.cache("synth-partial-reid", 64, 32))
     assert ex.outs == (str(g.run_dir(cell) / "features-synth-partial-reid.npz"),) == ev.deps
     assert ev.outs == (str(g.work / "metrics/synth-market/pcb/s0@synth-partial-reid.json"),)
     names = {s.name for s in g.stages()}

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from attnreid import models, papers
-from attnreid.data.transforms import FLIP_ORDER, PoseTrainTransform, train_transform
+from attnreid.data.augment import FLIP_ORDER
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
 from attnreid.models.daaf_branches import GROUPINGS, PartialBranch, gaussian_heatmaps, stripe_targets
@@ -184,26 +184,44 @@ def _dot_image(h=40, w=20):
     return Image.fromarray(img), mask, kps
 
 
-@pytest.mark.parametrize("flip", [0.0, 1.0])
-def test_pose_transform_moves_mask_and_keypoints_with_the_image(flip):
-    cfg = {"height": 80, "width": 40, "flip": flip, "pad": 6, "random_erasing": 0.5, "normalize": "imagenet"}
+def _cached_batch(n: int, h: int = 80, w: int = 40):
+    """n copies of the dot image as the cache holds it (bicubic to h x w), with its mask and
+    keypoints brought to that size by the training code (data.batches.pose_targets)."""
+    from attnreid.data.batches import pose_targets
+    from attnreid.pseudo.masks import PackedMasks
+    from attnreid.pseudo.store import Labels
+
     img, mask, kps = _dot_image()
-    torch.manual_seed(3)
-    want = train_transform(cfg)(img)
-    torch.manual_seed(3)
-    x, m, k = PoseTrainTransform(cfg)(img, mask, kps)
-    assert torch.equal(x, want)  # same random draws as the plain transform
-    cfg["random_erasing"] = 0
-    torch.manual_seed(3)
-    x, m, k = PoseTrainTransform(cfg)(img, mask, kps)
-    assert m.shape == (80, 40) and k.shape == (coco.K, 3)
-    assert torch.nonzero(k[:, 2]).flatten().tolist() == ([5, 6, 15] if flip == 0 else [5, 6, 16])
-    for j in torch.nonzero(k[:, 2]).flatten().tolist():
-        xx, yy = (int(round(float(v))) for v in k[j, :2])
-        assert m[yy, xx] == 1 and x[0, yy, xx] > 1.5, j  # the (red) dot and the mask are under the keypoint
-    # the left ankle (image left) becomes, mirrored, the right ankle on the image's right
-    assert (k[15, 0] < 20) if flip == 0 else (k[16, 0] > 20)
-    assert torch.isnan(k[0, :2]).all() and k[0, 2] == 0
+    labels = Labels(["a.jpg"], kps[None], PackedMasks.pack([mask]))
+    masks, keypoints = pose_targets(labels, [0] * n, ["a.jpg"] * n, np.array([[img.height, img.width]] * n), h, w)
+    raw = torch.from_numpy(np.array(img.resize((w, h), Image.BICUBIC))).expand(n, h, w, 3).contiguous()
+    return raw, masks, keypoints
+
+
+@pytest.mark.parametrize("pad", [0, 6])
+def test_batched_augmentation_moves_masks_and_keypoints_with_each_image(pad):
+    from attnreid.data.augment import BatchAugment
+
+    cfg = {"flip": 0.5, "pad": pad, "random_erasing": 0.0, "normalize": "imagenet"}
+    raw, masks, kps = _cached_batch(32)
+    x, m, k = BatchAugment(cfg)(raw, seed=0, epoch=1, batch=2, masks=masks, keypoints=kps)
+    assert x.shape == (32, 3, 80, 40) and m.shape == (32, 80, 40) and k.shape == (32, coco.K, 3)
+    flipped = k[:, 16, 2] > 0  # the left ankle became the right one
+    assert 0 < int(flipped.sum()) < 32
+    for b in range(32):
+        visible = torch.nonzero(k[b, :, 2]).flatten().tolist()
+        assert visible == ([5, 6, 16] if flipped[b] else [5, 6, 15])
+        for j in visible:
+            xx, yy = (int(round(float(v))) for v in k[b, j, :2])
+            if 0 <= xx < 40 and 0 <= yy < 80:
+                assert m[b, yy, xx] == 1 and x[b, 0, yy, xx] > 1.5, (b, j)  # the (red) dot and the mask under it
+        ankle = float(k[b, 16 if flipped[b] else 15, 0])
+        assert (ankle > 20 - pad) if flipped[b] else (ankle < 20 + pad)  # a mirrored left ankle lies on the right
+        assert torch.isnan(k[b, 0, :2]).all() and k[b, 0, 2] == 0
+    erased = dict(cfg, random_erasing=1.0)
+    x2, m2, k2 = BatchAugment(erased)(raw, seed=0, epoch=1, batch=2, masks=masks, keypoints=kps)
+    assert torch.equal(m2, m) and torch.equal(k2.nan_to_num(), k.nan_to_num())  # erasing touches the image only
+    assert not torch.equal(x2, x)
 
 
 @pytest.fixture(scope="module")

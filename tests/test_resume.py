@@ -25,7 +25,6 @@ from killpoint import arm
 
 CELL = "synth-market/baseline/s0"
 KILLPOINT = Path(__file__).with_name("killpoint.py")
-BATCH = 16  # smoke profile: P=4 identities x K=4 images
 TIMING = ("imgs_per_s", "eval_seconds")
 
 
@@ -39,17 +38,19 @@ def toy(tmp_path_factory) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["profiles"]["smoke"]["cell_override"].update(epochs=3, milestones=[2])
     (root / "params.yaml").write_text(yaml.safe_dump(params))
+    params["profiles"]["smoke"]["cell_override"]["workers"] = 2
+    (root / "params-workers.yaml").write_text(yaml.safe_dump(params))
     return root
 
 
-def train_args(toy: Path, run: Path) -> list[str]:
-    return ["train", "--params", str(toy / "params.yaml"), "--profile", "smoke", "--cell", CELL,
+def train_args(toy: Path, run: Path, params: str = "params.yaml") -> list[str]:
+    return ["train", "--params", str(toy / params), "--profile", "smoke", "--cell", CELL,
             "--index", str(toy / "prepared" / "index.csv"), "--pseudo", str(toy / "pseudo"),
             "--out", str(run / "model.pt"), "--live", str(run / "live"), "--threads", "1"]
 
 
-def killed(toy: Path, run: Path, spec: str, sig: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(KILLPOINT), spec, sig, "--", *train_args(toy, run)],
+def killed(toy: Path, run: Path, spec: str, sig: str, params: str = "params.yaml") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(KILLPOINT), spec, sig, "--", *train_args(toy, run, params)],
                           capture_output=True, text=True, env=env_with_venv(), timeout=300)
 
 
@@ -118,13 +119,13 @@ def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, refer
     run = tmp_path / "run"
     ckpt, model = run / "checkpoint.pt", run / "model.pt"
 
-    # SIGTERM while epoch 1 loads batch 2: the batch finishes, a mid-epoch checkpoint, exit 128 + 15
-    assert signalled(toy, run, f"item:{BATCH + 5}", signal.SIGTERM, monkeypatch) == 128 + signal.SIGTERM
+    # SIGTERM while epoch 1 makes batch 2: the batch finishes, a mid-epoch checkpoint, exit 128 + 15
+    assert signalled(toy, run, "batch:2", signal.SIGTERM, monkeypatch) == 128 + signal.SIGTERM
     assert "interrupted: SIGTERM in epoch 1/3 after batch 2/3" in capsys.readouterr().err
     assert position(ckpt) == [0, 2]
 
     # SIGKILL in epoch 2 batch 2 (after finishing epoch 1 from batch 3): the epoch-1 checkpoint survives
-    res = killed(toy, run, f"item:{BATCH + BATCH + 8}", "KILL")
+    res = killed(toy, run, "batch:3", "KILL")
     assert res.returncode == -signal.SIGKILL and position(ckpt) == [1, 0]
 
     # SIGKILL halfway through writing the epoch-2 checkpoint: the previous one is intact
@@ -133,12 +134,12 @@ def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, refer
     assert len(list(run.glob(".checkpoint.pt.tmp-*"))) == 1  # the half-written temporary
 
     # Ctrl-C (SIGINT) in epoch 2 batch 2: 128 + 2, and the stale temporary is cleared by the save
-    assert signalled(toy, run, f"item:{BATCH + 5}", signal.SIGINT, monkeypatch) == 128 + signal.SIGINT
+    assert signalled(toy, run, "batch:2", signal.SIGINT, monkeypatch) == 128 + signal.SIGINT
     assert "interrupted: SIGINT in epoch 2/3 after batch 2/3" in capsys.readouterr().err
     assert position(ckpt) == [1, 2] and not list(run.glob(".checkpoint.pt.tmp-*"))
 
     # SIGUSR1 (SLURM's warning) in epoch 3 batch 2 (after finishing epoch 2 from batch 3): 128 + 10
-    assert signalled(toy, run, f"item:{BATCH + BATCH + 3}", signal.SIGUSR1, monkeypatch) == 128 + signal.SIGUSR1
+    assert signalled(toy, run, "batch:3", signal.SIGUSR1, monkeypatch) == 128 + signal.SIGUSR1
     assert position(ckpt) == [2, 2]
 
     # SIGKILL with model.pt written but not yet renamed: no model.pt, training is all in the checkpoint
@@ -152,6 +153,18 @@ def test_killed_at_every_kind_of_point_resumes_to_the_identical_model(toy, refer
     assert record["resumed_at"] == [[0, 2], [1, 0], [1, 2], [2, 2], [3, 0]]  # the save:1 run died before saving
     steps = (run / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
     assert len(steps) == 1 + 3  # header + one line per epoch: no gap, no duplicate
+
+
+def test_a_run_with_loader_workers_killed_mid_epoch_resumes_to_the_same_model(toy, reference, tmp_path):
+    """Two loader workers gather the rows; augmentation is drawn from (seed, epoch, batch) in the
+    training process, so the run, stopped mid-epoch and killed, ends as the workers-0 reference."""
+    run = tmp_path / "workers"
+    res = killed(toy, run, "batch:2", "TERM", "params-workers.yaml")
+    assert res.returncode == 128 + signal.SIGTERM and position(run / "checkpoint.pt") == [0, 2], res.stderr[-2000:]
+    res = killed(toy, run, "batch:3", "KILL", "params-workers.yaml")  # epoch 2, batch 2
+    assert res.returncode == -signal.SIGKILL and position(run / "checkpoint.pt") == [1, 0]
+    assert cli(train_args(toy, run, "params-workers.yaml")) == 0
+    assert_same_model(reference / "model.pt", run / "model.pt")
 
 
 def test_checkpoint_of_another_config_is_not_resumed(toy, reference, tmp_path, caplog):

@@ -114,9 +114,8 @@ def test_a_run_stopped_after_a_validation_resumes_to_the_same_selection(toy, tmp
     cfg = cfg_of(3)
     ref = run(cfg, toy, tmp_path / "ref")
     out = tmp_path / "stopped"
-    per_epoch = 32 + 16  # training images, then the held-out ones scored
     with monkeypatch.context() as patch:
-        arm(f"item:{per_epoch + BATCH + 3}", signal.SIGTERM, patch.setattr)  # epoch 2, batch 2
+        arm("batch:6", signal.SIGTERM, patch.setattr)  # epoch 2 (after epoch 1's 4 batches), batch 2
         with pytest.raises(Interrupted):
             run(cfg, toy, out)
     state = weights(out / "checkpoint.pt")

@@ -88,13 +88,20 @@ def cmd_pseudo_report(args):
     log.info("pseudo-label backends report -> %s", args.out)
 
 
+def cmd_cache(args):
+    from attnreid.data.cache import build
+
+    build(args.index, args.height, args.width, args.out, args.threads)
+    log.info("decoded %s at %dx%d -> %s", args.dataset, args.height, args.width, args.out)
+
+
 def cmd_train(args):
     from attnreid.engine.train import train
 
     g = _grid(args)
     cell = Cell.parse(args.cell)
     meta = train(g.cell_config(cell), g.config_digest(cell), args.index, args.out,
-                 g.live_dir(cell) if args.live is None else args.live, args.threads, args.pseudo)
+                 g.live_dir(cell) if args.live is None else args.live, args.threads, args.pseudo, args.cache)
     log.info("trained %s -> %s (%.1f img/s, pretrained %s)", cell.id, args.out, meta["imgs_per_s"], meta["pretrained"])
 
 
@@ -103,7 +110,8 @@ def cmd_extract(args):
 
     g = _grid(args)
     cell = Cell.parse(args.cell)
-    extract(args.checkpoint, g.config_digest(cell), args.index, args.out, g.eval_config(cell.method), args.threads)
+    extract(args.checkpoint, g.config_digest(cell), args.index, args.out, g.eval_config(cell.method), args.threads,
+            args.cache)
     log.info("features of %s -> %s", cell.id, args.out)
 
 
@@ -221,11 +229,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--optional", action="store_true",
                    help="a backend that cannot run here writes an `unavailable` folder instead of failing")
     verb("pseudo-report", cmd_pseudo_report, "out")
+    s = verb("cache", cmd_cache, "dataset", "index", "out")
+    s.add_argument("--height", type=int, required=True)
+    s.add_argument("--width", type=int, required=True)
+    s.add_argument("--threads", type=int, default=2)
     s = verb("train", cmd_train, "cell", "index", "pseudo", "out")
     s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--cache", default=None, help="the index's image cache at the cell's size (default: decode in memory)")
     s.add_argument("--live", default=None, help="dvclive folder (default: the cell's)")
     s = verb("extract", cmd_extract, "cell", "index", "checkpoint", "out")
     s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--cache", default=None, help="the index's image cache at the cell's size (default: decode in memory)")
     verb("evaluate", cmd_evaluate, "cell", "features", "out")
     verb("table", cmd_table, "table", "out")
     verb("figure", cmd_figure, "figure", "out")

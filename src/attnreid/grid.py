@@ -13,6 +13,7 @@ from pathlib import Path
 
 from attnreid import papers
 from attnreid.config import deep_merge, digest
+from attnreid.data import cache as image_cache
 from attnreid.errors import InputError
 
 RESULTS = Path("results")
@@ -48,7 +49,7 @@ class Stage:
     deps: tuple[str, ...]
     outs: tuple[str, ...]
     params: tuple[str, ...]  # dotted params.yaml keys the job reads (DVC `params:`)
-    kind: str  # synthesize | prepare | pseudo_labels | pseudo_compare | train | extract | evaluate | table | figure | claims | report
+    kind: str  # synthesize | prepare | cache | pseudo_labels | pseudo_compare | train | extract | evaluate | table | figure | claims | report
 
 
 class Grid:
@@ -156,6 +157,14 @@ class Grid:
     def index(self, dataset: str) -> str:
         return str(self.work / "prepared" / dataset / "index.csv")
 
+    def cache(self, dataset: str, height: int, width: int) -> tuple[str, str]:
+        """The decoded images of a dataset's index at one input size: (array .npy, rows .json)."""
+        return image_cache.paths(self.work / "cache", dataset, height, width)
+
+    def cell_cache(self, cell: Cell, test: str | None = None) -> tuple[str, str]:
+        """The cache a cell trains on (or is tested on, for `test`): its dataset at its input size."""
+        return self.cache(test or cell.dataset, *self._size(cell))
+
     def pseudo(self, dataset: str) -> str:
         """A folder: provenance.json always; masks and keypoints when the backend makes them."""
         return str(self.work / "pseudo" / dataset)
@@ -257,23 +266,33 @@ class Grid:
         return Stage("pseudo_report", self._cli("pseudo-report", "--out", outs[0]), deps, tuple(outs),
                      ("pseudo_report",), "table")
 
+    def cache_stage(self, dataset: str, height: int, width: int) -> Stage:
+        idx, (npy, rows) = self.index(dataset), self.cache(dataset, height, width)
+        threads = self.params["resources"]["extract"]["threads"]
+        return Stage(f"cache@{dataset}/{height}x{width}",
+                     self._cli("cache", "--dataset", dataset, "--index", idx, "--height", str(height), "--width",
+                               str(width), "--out", npy, "--threads", str(threads)),
+                     (idx,), (npy, rows), (), "cache")
+
     def train(self, cell: Cell) -> Stage:
         idx, pseudo, out = self.index(cell.dataset), self.pseudo(cell.dataset), self.checkpoint(cell)
+        cache = self.cell_cache(cell)
         threads = self.params["resources"]["train"]["threads"]
         return Stage(f"train@{cell.id}",
-                     self._cli("train", "--cell", cell.id, "--index", idx, "--pseudo", pseudo, "--out", out,
-                               "--threads", str(threads)),
-                     (idx, pseudo), (out, self.live_dir(cell)),
+                     self._cli("train", "--cell", cell.id, "--index", idx, "--pseudo", pseudo, "--cache", cache[0],
+                               "--out", out, "--threads", str(threads)),
+                     (idx, pseudo, *cache), (out, self.live_dir(cell)),
                      ("train", "cell_override", f"methods.{cell.method}", f"profiles.{self.profile}.cell_override"),
                      "train")
 
     def extract(self, cell: Cell, test: str | None = None) -> Stage:
         idx, ckpt, out = self.index(test or cell.dataset), self.checkpoint(cell), self.features(cell, test)
+        cache = self.cell_cache(cell, test)
         threads = self.params["resources"]["extract"]["threads"]
         return Stage(f"extract@{self.job(cell, test)}",
-                     self._cli("extract", "--cell", cell.id, "--index", idx, "--checkpoint", ckpt, "--out", out,
-                               "--threads", str(threads)),
-                     (idx, ckpt), (out,), ("eval.flip", "eval.batch_size", f"methods.{cell.method}.eval"), "extract")
+                     self._cli("extract", "--cell", cell.id, "--index", idx, "--checkpoint", ckpt, "--cache", cache[0],
+                               "--out", out, "--threads", str(threads)),
+                     (idx, ckpt, *cache), (out,), ("eval.flip", "eval.batch_size", f"methods.{cell.method}.eval"), "extract")
 
     def evaluate(self, cell: Cell, test: str | None = None) -> Stage:
         feats, out = self.features(cell, test), self.metrics(cell, test)
@@ -329,6 +348,8 @@ class Grid:
         cells = self.cells()
         out = [self.synthesize(d) for d in data if self.is_synthetic(d)]
         out += [self.prepare(d) for d in data] + [self.pseudo_labels(d) for d in ds]
+        sizes = {(c.dataset, *self._size(c)) for c in cells} | {(test, *self._size(c)) for c, test in cross}
+        out += [self.cache_stage(*key) for key in sorted(sizes)]
         tested_at_home = {c for t in self.params["tables"] for c, test in self.table_tests(t) if test is None}
         tested_at_home.update(c for f in self.params["figures"] for c in self.figure_cells(f))
         out += [self.train(c) for c in cells]
@@ -340,6 +361,10 @@ class Grid:
             out += [self.pseudo_compare_stage(d, b) for d, b in self.pseudo_report_pairs()]
             out.append(self.pseudo_report_stage())
         return out + [self.report_stage()]
+
+    def _size(self, cell: Cell) -> tuple[int, int]:
+        t = self.cell_config(cell)["train"]
+        return t["height"], t["width"]
 
     def config_digest(self, cell: Cell) -> str:
         return digest(self.cell_config(cell))

@@ -5,6 +5,7 @@ rule extract:
     input:
         index=f"{WORK}/prepared/{{dataset}}/index.csv",
         model=f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/model.pt",
+        cache=lambda w: G.cell_cache(cell_of(w)),
     output:
         f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/features.npz",
     params:
@@ -42,6 +43,7 @@ rule extract_cross:
     input:
         index=f"{WORK}/prepared/{{test}}/index.csv",
         model=f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/model.pt",
+        cache=lambda w: G.cell_cache(cell_of(w), w.test),
     output:
         f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/features-{{test}}.npz",
     params:

@@ -5,6 +5,7 @@ rule train:
     input:
         index=f"{WORK}/prepared/{{dataset}}/index.csv",
         pseudo=f"{WORK}/pseudo/{{dataset}}",
+        cache=lambda w: G.cell_cache(cell_of(w)),
     output:
         model=f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/model.pt",
         live=directory(f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/live"),

@@ -1,4 +1,5 @@
-"""torch Dataset over one split of an index."""
+"""torch Dataset over one split of an index, one image at a time (the figures' few images;
+training, validation and extraction read the decoded cache, data/cache.py)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -9,20 +10,11 @@ from attnreid.errors import InputError
 
 
 class ReIDImages(torch.utils.data.Dataset):
-    """Items are dicts: img, pid (relabelled 0..N-1 when `relabel`), camid, index; with `pseudo`
-    (pseudo.store.Labels covering every row's path) also mask [H, W] and keypoints [17, 3], and
-    `transform` is then called as transform(image, mask, keypoints) (data.transforms.PoseTrainTransform)."""
+    """Items are dicts: img (`transform` of the image), pid (relabelled 0..N-1 when `relabel`), camid, index."""
 
-    def __init__(self, df: pd.DataFrame, transform, relabel: bool = False, pseudo=None):
+    def __init__(self, df: pd.DataFrame, transform, relabel: bool = False):
         self.df = df.reset_index(drop=True)
         self.transform = transform
-        self.pseudo, self.pseudo_rows = pseudo, None
-        if pseudo is not None:
-            row = {p: i for i, p in enumerate(pseudo.paths)}
-            absent = [p for p in self.df.path if p not in row]
-            if absent:
-                raise InputError(f"keypoints.csv: no pseudo-labels for {absent[0]} ({len(absent)} images)")
-            self.pseudo_rows = [row[p] for p in self.df.path]
         pids = self.df.pid.to_numpy().copy()
         if relabel:
             mapping = {p: i for i, p in enumerate(sorted(set(pids.tolist())))}
@@ -44,12 +36,4 @@ class ReIDImages(torch.utils.data.Dataset):
                 img = im.convert("RGB")
         except OSError:
             raise InputError(f"{path}: unreadable or corrupt image") from None
-        item = {"pid": self.pids[i], "camid": self.camids[i], "index": i}
-        if self.pseudo is None:
-            return {"img": self.transform(img), **item}
-        r = self.pseudo_rows[i]
-        mask = self.pseudo.masks[r]
-        if mask.shape != (img.height, img.width):
-            raise InputError(f"masks.npz: the mask of {self.df.path[i]} is {mask.shape}, its image {(img.height, img.width)}")
-        img, mask, kps = self.transform(img, mask, self.pseudo.keypoints[r])
-        return {"img": img, **item, "mask": mask, "keypoints": kps}
+        return {"img": self.transform(img), "pid": self.pids[i], "camid": self.camids[i], "index": i}

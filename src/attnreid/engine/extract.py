@@ -9,25 +9,32 @@ from tqdm import tqdm
 
 from attnreid import models
 from attnreid.atomic import atomic_path
+from attnreid.data import cache as image_cache
 from attnreid.data import index as index_io
-from attnreid.data.dataset import ReIDImages
-from attnreid.data.transforms import test_transform
+from attnreid.data.augment import normalize
 from attnreid.engine import checkpoint, runtime
+from attnreid.engine.step import autocast, memory_format
 
 SPLITS = ("query", "gallery")
 
 
 @torch.no_grad()
-def features(model, data: ReIDImages, dev, batch_size: int, flip: bool) -> np.ndarray:
-    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=0)
+def features(model, images: np.ndarray, rows: np.ndarray, dev, train_cfg: dict, batch_size: int,
+             flip: bool) -> np.ndarray:
+    """Features [len(rows), D] (float32) of cache rows `rows` of `images` (uint8 [N, H, W, 3]), in
+    the cell's normalisation, precision and memory layout; with `flip`, the mean of the image's and
+    its mirror's, both in one forward."""
+    layout = memory_format(train_cfg)
     out = []
-    for batch in tqdm(loader, desc="features", leave=False, mininterval=5):
-        x = batch["img"].to(dev)
-        f = model(x)
+    for i in tqdm(range(0, len(rows), batch_size), desc="features", leave=False, mininterval=5):
+        raw = torch.from_numpy(np.ascontiguousarray(images[rows[i:i + batch_size]])).to(dev, non_blocking=True)
+        x = normalize(raw, train_cfg["normalize"])
         if flip:
-            f = (f + model(torch.flip(x, dims=[3]))) / 2
-        out.append(f.float().cpu())
-    return torch.cat(out).numpy()
+            x = torch.cat([x, x.flip(3)])
+        with autocast(dev, train_cfg["precision"]):
+            f = model(x.contiguous(memory_format=layout)).float()
+        out.append((f[:len(raw)] + f[len(raw):]) / 2 if flip else f)
+    return torch.cat(out).cpu().numpy() if out else np.zeros((0, 0), np.float32)
 
 
 def load_model(ckpt_path: str, digest: str | None, dev):
@@ -38,8 +45,10 @@ def load_model(ckpt_path: str, digest: str | None, dev):
     return model.to(dev).eval(), ckpt
 
 
-def extract(ckpt_path: str, digest: str, index_csv: str, out: str, eval_cfg: dict, threads: int) -> None:
-    """Write features.npz: <split>_feat, <split>_pid, <split>_camid, <split>_path, and the train meta.
+def extract(ckpt_path: str, digest: str, index_csv: str, out: str, eval_cfg: dict, threads: int,
+            cache: str | None = None) -> None:
+    """`cache`: the index's image cache at the cell's input size (None: decoded in memory).
+    Write features.npz: <split>_feat, <split>_pid, <split>_camid, <split>_path, and the train meta.
     Splits: query, gallery, and gt_bbox (the multi-query images of the queries' identities and
     cameras, Market-1501's hand-drawn boxes) when the index has them."""
     torch.set_num_threads(threads)
@@ -54,9 +63,11 @@ def extract(ckpt_path: str, digest: str, index_csv: str, out: str, eval_cfg: dic
     gt = gt[np.array([key in queries for key in zip(gt.pid, gt.camid)], dtype=bool)].reset_index(drop=True)
     if len(gt):
         parts["gt_bbox"] = gt
+    images = image_cache.load(index_csv, t["height"], t["width"], cache, threads)
+    model.to(memory_format=memory_format(t))
     for split, part in parts.items():
-        data = ReIDImages(part, test_transform(t["height"], t["width"], t["normalize"]))
-        arrays[f"{split}_feat"] = features(model, data, dev, eval_cfg["batch_size"], eval_cfg["flip"])
+        arrays[f"{split}_feat"] = features(model, images.array, images.rows(part.path), dev, t, eval_cfg["batch_size"],
+                                           eval_cfg["flip"])
         arrays[f"{split}_pid"] = part.pid.to_numpy()
         arrays[f"{split}_camid"] = part.camid.to_numpy()
         arrays[f"{split}_path"] = part.path.to_numpy().astype(str)

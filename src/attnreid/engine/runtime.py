@@ -17,7 +17,13 @@ PACKAGES = ("attnreid", "torch", "torchvision", "numpy", "pillow", "pandas", "sc
 
 
 def setup(seed: int, threads: int, deterministic: bool) -> None:
-    """Match torch threads to the rule's `threads:`, seed every RNG, optionally force determinism."""
+    """Match torch threads to the rule's `threads:`, seed every RNG, optionally force determinism.
+
+    Deterministic mode keeps torch's deterministic algorithms but not its filling of every new
+    uninitialised tensor with NaN (`fill_uninitialized_memory`, a debugging aid): on the CPU those
+    fills cost ~30% of a ResNet step (benchmarks/bench_deterministic.py) and change no result,
+    since no op reads memory it has not written (two runs stay bit-identical, tests/test_resume.py).
+    Off, cuDNN picks its fastest kernels (`cudnn.benchmark`)."""
     torch.set_num_threads(threads)
     random.seed(seed)
     np.random.seed(seed)
@@ -25,7 +31,8 @@ def setup(seed: int, threads: int, deterministic: bool) -> None:
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+        torch.utils.deterministic.fill_uninitialized_memory = False
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 def device(name: str) -> torch.device:

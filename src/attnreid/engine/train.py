@@ -11,44 +11,70 @@ continues from the newest complete checkpoint as if never stopped.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from attnreid import models
+from attnreid.data import cache as image_cache
 from attnreid.data import index as index_io
-from attnreid.data.dataset import ReIDImages
+from attnreid.data.batches import TrainBatches, pose_targets
 from attnreid.data.samplers import build as build_sampler
-from attnreid.data.transforms import PoseTrainTransform, train_transform
 from attnreid.engine import checkpoint, runtime, validation
 from attnreid.engine.optim import build_optimizer, build_scheduler
+from attnreid.engine.step import Step, Totals
 from attnreid.errors import InputError, Interrupted
 from attnreid.pseudo import store as pseudo_store
 
 log = logging.getLogger("attnreid.train")
 
 
-def _collate(items: list[dict]) -> dict:
-    return {k: torch.stack([torch.as_tensor(it[k]) for it in items]) for k in items[0]}
+@dataclass(frozen=True)
+class TrainSplit:
+    """The images a cell trains on: their count and the classes (relabelled identities)."""
+
+    images: int
+    num_classes: int
+
+    def __len__(self) -> int:
+        return self.images
 
 
-def train_data(cell_cfg: dict, index_csv: str, pseudo_dir: str | None = None):
-    """The training split of a cell as (dataset, batch sampler, loader, validation split or None).
-    `pseudo_dir` is the dataset's pseudo-label folder (read by models that train on masks/keypoints)."""
+def train_data(cell_cfg: dict, index_csv: str, pseudo_dir: str | None = None, cache: str | None = None,
+               dev: torch.device | str = "cpu", threads: int = 1):
+    """The training split of a cell as (TrainSplit, batch sampler, TrainBatches on `dev`, validation
+    split or None). `cache` is the index's image cache at the cell's input size (data/cache.py;
+    None: decoded in memory); `pseudo_dir` the dataset's pseudo-label folder (read by models that
+    train on masks/keypoints)."""
     t = cell_cfg["train"]
     df, _ = index_io.read(index_csv)
     train_df, val = validation.hold_out(index_io.split(df, "train"), t["validation"], cell_cfg["seed"], index_csv)
-    pseudo = _pseudo_labels(cell_cfg, pseudo_dir) if models.needs_pseudo_labels(cell_cfg) else None
-    transform = train_transform(t) if pseudo is None else PoseTrainTransform(t)
-    data = ReIDImages(train_df, transform, relabel=True, pseudo=pseudo)
-    sampler = build_sampler(t, data.pids.tolist(), cell_cfg["seed"])
-    loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, num_workers=t["workers"], collate_fn=_collate)
-    return data, sampler, loader, val
+    images = image_cache.load(index_csv, t["height"], t["width"], cache, threads)
+    rows = images.rows(train_df.path)
+    pose = None
+    if models.needs_pseudo_labels(cell_cfg):
+        labels = _pseudo_labels(cell_cfg, pseudo_dir)
+        where = {p: i for i, p in enumerate(labels.paths)}
+        absent = [p for p in train_df.path if p not in where]
+        if absent:
+            raise InputError(f"keypoints.csv: no pseudo-labels for {absent[0]} ({len(absent)} images)")
+        pose = pose_targets(labels, [where[p] for p in train_df.path], train_df.path.tolist(), images.sizes[rows],
+                            t["height"], t["width"])
+    ids = {p: i for i, p in enumerate(sorted(set(train_df.pid.tolist())))}
+    pids = torch.as_tensor([ids[p] for p in train_df.pid], dtype=torch.long)
+    camids = torch.as_tensor(train_df.camid.to_numpy().copy(), dtype=torch.long)
+    sampler = build_sampler(t, pids.tolist(), cell_cfg["seed"])
+    batches = TrainBatches(images.array, rows, pids, camids, sampler, t, cell_cfg["seed"], torch.device(dev), pose)
+    if val is not None:
+        val = dataclasses.replace(val, images=images)
+    return TrainSplit(len(train_df), len(ids)), sampler, batches, val
 
 
 def _pseudo_labels(cell_cfg: dict, pseudo_dir: str | None):
@@ -74,20 +100,24 @@ def build_model(cell_cfg: dict, num_classes: int, dev) -> tuple[torch.nn.Module,
 
 
 def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir: str, threads: int,
-          pseudo_dir: str | None = None) -> dict:
+          pseudo_dir: str | None = None, cache: str | None = None) -> dict:
     """Train one cell; write `run.json` (the record of the run) and then `model_out` (final weights +
-    config + meta) beside it. Resumes from `checkpoint.pt` there when it holds this config; on a stop
+    config + meta) beside it. `cache` is the index's image cache at the cell's input size (None:
+    decoded in memory). Resumes from `checkpoint.pt` there when it holds this config; on a stop
     signal checkpoints after the current batch and raises Interrupted. Returns the meta."""
     t = cell_cfg["train"]
     runtime.setup(cell_cfg["seed"], threads, t["deterministic"])
     dev = runtime.device(t["device"])
-    data, sampler, loader, val = train_data(cell_cfg, index_csv, pseudo_dir)
+    data, sampler, loader, val = train_data(cell_cfg, index_csv, pseudo_dir, cache, dev, threads)
     model, pretrained = build_model(cell_cfg, data.num_classes, dev)
     opt = build_optimizer(model, t, pretrained != "none")
     sched = build_scheduler(opt, t)
+    step = Step(model, opt, t, dev)
 
     ckpt_path = Path(model_out).with_name("checkpoint.pt")
     state = _resume(ckpt_path, digest, model, opt, sched)
+    if state.get("scaler"):
+        step.scaler.load_state_dict(state["scaler"])
     history, resumes, best = state["history"], state["resumes"], state.get("best")
     live = _live(live_dir, history)
 
@@ -95,16 +125,16 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
         checkpoint.save(ckpt_path, {"digest": digest, "position": position, "partial": partial, "history": history,
                                     "resumes": resumes, "best": best, "model": model.state_dict(),
                                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                                    "rng": checkpoint.rng_state()})
+                                    "scaler": step.scaler.state_dict(), "rng": checkpoint.rng_state()})
         return ckpt_path
 
     start, skip = state["position"]
-    log.info("cell %s: %d images, %d ids, device %s, pretrained %s, epochs %d (from epoch %d batch %d)",
-             cell_cfg["cell"], len(data), data.num_classes, dev, pretrained, t["epochs"], start + 1, skip)
+    log.info("cell %s: %d images, %d ids, device %s (%s%s), pretrained %s, epochs %d (from epoch %d batch %d)",
+             cell_cfg["cell"], len(data), data.num_classes, dev, t["precision"],
+             ", channels_last" if t["channels_last"] else "", pretrained, t["epochs"], start + 1, skip)
     with StopSignals() as stop:
         for epoch in range(start, t["epochs"]):
-            stats = _epoch(model, loader, sampler, opt, dev, epoch, t["epochs"], stop, save,
-                           state if epoch == start and "rng" in state else None)
+            stats = _epoch(step, loader, epoch, t, stop, save, state if epoch == start and "rng" in state else None)
             stats["lr"] = opt.param_groups[-1]["lr"]
             if val is not None and validation.due(t["validation"], epoch, t["epochs"]):
                 stats.update(validation.score(model, val, t, dev))
@@ -197,45 +227,46 @@ def _resume(path: Path, digest: str, model, opt, sched) -> dict:
     return state
 
 
-def _epoch(model, loader, sampler, opt, dev, epoch: int, epochs: int, stop: StopSignals, save,
+def _epoch(step: Step, loader: TrainBatches, epoch: int, t: dict, stop: StopSignals, save,
            resume: dict | None = None) -> dict:
     """One epoch. `resume` (the checkpoint a run starts from) restores the RNG states and, mid-epoch,
-    skips the batches done: the sampler's order is a function of (seed, epoch), so the rest of the
-    epoch is the one an uninterrupted run sees (exactly with `workers: 0`: worker processes' RNG
-    states are not checkpointed). After a stop signal: checkpoint the batch position, raise Interrupted."""
-    model.train()
-    sampler.set_epoch(epoch)
-    done, totals, n = 0, {}, 0
-    if resume and resume["position"][1]:
-        done, totals, n = resume["position"][1], resume["partial"]["totals"], resume["partial"]["n"]
-        loader = torch.utils.data.DataLoader(loader.dataset, batch_sampler=list(sampler)[done:],
-                                             num_workers=loader.num_workers, collate_fn=loader.collate_fn)
-    elif resume:  # an epoch boundary: creating the loader's iterator draws from torch's RNG, as it did
+    the batches done and their loss sums: the sampler's order is a function of (seed, epoch) and each
+    batch's augmentation of (seed, epoch, batch), so the rest of the epoch is the one an uninterrupted
+    run sees, whatever the loader's workers. Loss sums and the finite check stay on the device and
+    are read every `log_every` steps and at the end. After a stop signal: checkpoint the batch
+    position, raise Interrupted."""
+    step.model.train()
+    epochs, total = t["epochs"], len(loader)
+    done, totals = 0, Totals(step.dev)
+    if resume:
         checkpoint.set_rng_state(resume["rng"])
-    batches = iter(loader)
-    if done:  # mid-epoch: the interrupted run had made that draw already
-        checkpoint.set_rng_state(resume["rng"])
-    n_here, t0 = 0, time.perf_counter()
-    bar = tqdm(batches, total=len(sampler) - done, desc=f"epoch {epoch + 1}/{epochs}", leave=False, mininterval=5)
-    for batch in bar:
-        batch = {k: v.to(dev) for k, v in batch.items()}
-        terms = model.losses(model(batch["img"]), batch)
-        loss = sum(terms.values())
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"epoch {epoch + 1}: loss is {loss.item()} ({ {k: float(v) for k, v in terms.items()} })")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        bs = batch["img"].shape[0]
-        n, n_here, done = n + bs, n_here + bs, done + 1
-        for k, v in {"loss": loss, **terms}.items():
-            totals[k] = totals.get(k, 0.0) + float(v.detach()) * bs
-        bar.set_postfix(loss=f"{totals['loss'] / n:.3f}")
+        if resume["position"][1]:
+            done = resume["position"][1]
+            totals = Totals(step.dev, resume["partial"]["totals"], resume["partial"]["n"])
+    n_before, first, t0 = totals.n, done, time.perf_counter()
+
+    def check() -> dict:
+        finite, sums = totals.read()
+        if not finite:
+            raise FloatingPointError(f"epoch {epoch + 1}: loss is not finite in batches {first + 1}..{done} "
+                                     f"(sums {sums})")
+        return sums
+
+    bar = tqdm(total=total - done, desc=f"epoch {epoch + 1}/{epochs}", leave=False, mininterval=5)
+    for b, batch in loader.epoch(epoch, done):
+        totals.add(step(batch), batch["img"].shape[0])
+        done = b + 1
+        bar.update()
+        if done % t["log_every"] == 0:
+            first = done - t["log_every"]
+            bar.set_postfix(loss=f"{check()['loss'] / totals.n:.3f}")
         if stop.signum:
-            path = save([epoch, done], {"totals": totals, "n": n})
-            raise _interrupted(stop.signum, f"in epoch {epoch + 1}/{epochs} after batch {done}/{len(sampler)}", path)
+            path = save([epoch, done], {"totals": check(), "n": totals.n})
+            raise _interrupted(stop.signum, f"in epoch {epoch + 1}/{epochs} after batch {done}/{total}", path)
+    bar.close()
+    sums = check()
     secs = time.perf_counter() - t0
-    stats = {k: v / max(n, 1) for k, v in totals.items()}
-    stats["imgs_per_s"] = n_here / secs if secs > 0 else 0.0
+    stats = {k: v / max(totals.n, 1) for k, v in sums.items()}
+    stats["imgs_per_s"] = (totals.n - n_before) / secs if secs > 0 else 0.0
     log.info("epoch %d/%d: %s", epoch + 1, epochs, " ".join(f"{k}={v:.4g}" for k, v in stats.items()))
     return stats

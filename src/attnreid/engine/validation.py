@@ -19,8 +19,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from attnreid.data.dataset import ReIDImages
-from attnreid.data.transforms import test_transform
 from attnreid.errors import InputError
 from attnreid.eval import evaluate
 from attnreid.eval.distance import pairwise_distance
@@ -32,6 +30,7 @@ METRICS = {"mAP": lambda r: float(r["mAP"]), "R1": lambda r: float(r["cmc"][0])}
 class Split:
     query: pd.DataFrame
     gallery: pd.DataFrame
+    images: object = None  # data.cache.Images of the index (set by engine.train.train_data)
 
     @property
     def ids(self) -> int:
@@ -69,11 +68,10 @@ def score(model, split: Split, train_cfg: dict, dev) -> dict:
     from attnreid.engine.extract import features
 
     model.eval()
-    tf = test_transform(train_cfg["height"], train_cfg["width"], train_cfg["normalize"])
     devices = [dev] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        q, g = (features(model, ReIDImages(part, tf), dev, train_cfg["batch_size"], flip=False)
-                for part in (split.query, split.gallery))
+        q, g = (features(model, split.images.array, split.images.rows(part.path), dev, train_cfg, train_cfg["batch_size"],
+                         flip=False) for part in (split.query, split.gallery))
     res = evaluate(pairwise_distance(q, g, "euclidean"), split.query.pid.to_numpy(), split.gallery.pid.to_numpy(),
                    split.query.camid.to_numpy(), split.gallery.camid.to_numpy(), max_rank=1)
     return {f"val_{name}": pick(res) for name, pick in METRICS.items()}

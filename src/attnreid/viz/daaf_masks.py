@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from attnreid.data import index as index_io
-from attnreid.data.transforms import PoseTrainTransform
+from attnreid.data.batches import pose_targets
+from attnreid.data.cache import decode
 from attnreid.engine import runtime
 from attnreid.engine.extract import load_model
 from attnreid.errors import InputError
@@ -50,15 +51,11 @@ def query_picks(grid, stand_in: str, train_cfg: dict):
     query, rows = query_rows(grid, stand_in)
     labels = pseudo_store.read(grid.pseudo(stand_in))
     where = {p: i for i, p in enumerate(labels.paths)}
-    resize = PoseTrainTransform({"height": train_cfg["height"], "width": train_cfg["width"], "flip": 0, "pad": 0,
-                                 "random_erasing": 0, "normalize": train_cfg["normalize"]})
-    masks, kps = [], []
-    for r in rows:
-        with Image.open(query.abspath[r]) as im:
-            _, m, k = resize(im.convert("RGB"), labels.masks[where[query.path[r]]], labels.keypoints[where[query.path[r]]])
-        masks.append(m)
-        kps.append(k)
-    return [query.abspath[r] for r in rows], torch.stack(masks), torch.stack(kps)
+    paths = [query.path[r] for r in rows]
+    h, w = train_cfg["height"], train_cfg["width"]
+    sizes = np.array([decode(query.abspath[r], h, w)[1] for r in rows], np.int32).reshape(-1, 2)
+    masks, kps = pose_targets(labels, [where[p] for p in paths], paths, sizes, h, w)
+    return [query.abspath[r] for r in rows], masks.float(), kps
 
 
 def grid_axes(nrows: int, ncols: int):

@@ -1,0 +1,183 @@
+"""Training augmentation on whole batches, as tensor ops on the training device.
+
+Input: uint8 images [B, H, W, 3] already resized (data/cache.py), optionally the pseudo-label
+masks [B, H, W] and keypoints [B, 17, 3] at that size. Steps, in the order of the per-image
+torchvision chain they replace (Resize, RandomHorizontalFlip, Pad + RandomCrop, ToTensor,
+Normalize, RandomErasing):
+- flip with probability `flip` (masks flip too; keypoints x -> W - 1 - x and left/right swap names);
+- `pad` zero pixels on each side, then a crop at offsets drawn uniformly in [0, 2 * pad] (masks
+  and keypoints move with it; a keypoint moved off the crop keeps its coordinates);
+- to float and normalised (`imagenet`: ImageNet mean/std; `symmetric`: (x - mean) / 0.5, i.e.
+  [-1, 1] zero-centred, SAG's);
+- random erasing with probability `random_erasing`, torchvision's RandomErasing with
+  value="random": up to 10 attempts of area share U(0.02, 0.33) and aspect exp(U(log 0.3, log 3.3)),
+  h = round(sqrt(area * aspect)), w = round(sqrt(area / aspect)), the first with h < H and w < W
+  placed uniformly and filled with N(0, 1) noise (in normalised units); the image only.
+Every draw comes from a generator seeded by (cell seed, epoch, batch index) (`generator`), so a
+batch's augmentation does not depend on the loader's workers or on where a run resumed. The
+per-image parameters are drawn on the CPU; the erasing noise on the batch's device (so a CPU and
+a CUDA run of one seed draw the same rectangles but different noise). On a GPU each step is one
+whole-batch tensor op; on the CPU the images' flip and crop are per-image views copied once into
+the output (`geometry_per_image`, tested equal), which moves a fraction of the bytes.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from attnreid.pseudo import coco
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+NORMALIZE = {"imagenet": (MEAN, STD), "symmetric": (MEAN, (0.5, 0.5, 0.5))}
+ERASE_SCALE, ERASE_RATIO, ERASE_ATTEMPTS = (0.02, 0.33), (0.3, 3.3), 10
+
+
+def _swap_side(name: str) -> str:
+    for a, b in (("left_", "right_"), ("right_", "left_")):
+        if name.startswith(a):
+            return b + name[len(a):]
+    return name
+
+
+FLIP_ORDER = np.array([coco.NAMES.index(_swap_side(n)) for n in coco.NAMES])  # keypoint k of a mirrored image
+
+
+def seed_of(seed: int, epoch: int, batch: int) -> int:
+    """A 63-bit seed from (cell seed, epoch, batch index)."""
+    return int(np.random.SeedSequence([seed, epoch, batch]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def generator(seed: int, epoch: int, batch: int, device: torch.device | str = "cpu") -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed_of(seed, epoch, batch))
+
+
+def normalize(images: torch.Tensor, how: str) -> torch.Tensor:
+    """uint8 [B, H, W, 3] -> float [B, 3, H, W] normalised; the result is a view in channels_last
+    memory layout (the layout of the uint8 rows), `.contiguous()` gives NCHW."""
+    mean, std = (torch.tensor(v, device=images.device, dtype=torch.float32) for v in NORMALIZE[how])
+    x = images.permute(0, 3, 1, 2).to(torch.float32)
+    scale, shift = (1.0 / (255.0 * std))[:, None, None], (mean / std)[:, None, None]
+    return x * scale - shift
+
+
+def flip(images, masks, keypoints, which: torch.Tensor, width: int):
+    """Mirror the images (and masks, keypoints; any may be None) where `which` [B] bool is set."""
+    if images is not None:
+        images = torch.where(which.to(images.device)[:, None, None, None], images.flip(2), images)
+    if masks is not None:
+        masks = torch.where(which.to(masks.device)[:, None, None], masks.flip(2), masks)
+    if keypoints is not None:
+        mirrored = keypoints[:, torch.as_tensor(FLIP_ORDER, device=keypoints.device)].clone()
+        mirrored[..., 0] = width - 1 - mirrored[..., 0]
+        keypoints = torch.where(which.to(keypoints.device)[:, None, None], mirrored, keypoints)
+    return images, masks, keypoints
+
+
+def pad_crop(images, masks, keypoints, pad: int, top: torch.Tensor, left: torch.Tensor):
+    """Zero-pad by `pad` and crop back to [H, W] at (top, left) in the padded image, as one gather
+    (images [B, H, W, 3], masks [B, H, W]; any may be None)."""
+    ref = images if images is not None else masks
+    if ref is not None:
+        b, h, w = ref.shape[:3]
+        dev = ref.device
+        t, l = top.to(dev), left.to(dev)
+        rows = t[:, None] - pad + torch.arange(h, device=dev)  # source row of each output row
+        cols = l[:, None] - pad + torch.arange(w, device=dev)
+        inside = (((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :])
+        bi = torch.arange(b, device=dev)[:, None, None]
+        r, c = rows.clamp(0, h - 1)[:, :, None], cols.clamp(0, w - 1)[:, None, :]
+        if images is not None:
+            images = images[bi, r, c] * inside[..., None].to(images.dtype)
+        if masks is not None:
+            masks = masks[bi, r, c] * inside.to(masks.dtype)
+    if keypoints is not None:
+        keypoints = keypoints.clone()
+        keypoints[..., 0] += (pad - left).to(keypoints)[:, None]
+        keypoints[..., 1] += (pad - top).to(keypoints)[:, None]
+    return images, masks, keypoints
+
+
+def geometry_per_image(images: torch.Tensor, which: torch.Tensor, pad: int, top: torch.Tensor,
+                       left: torch.Tensor, how: str) -> torch.Tensor:
+    """The CPU's path for the images: flip and crop of each image as views, copied once into a
+    float NCHW batch, then normalised in place -- the pixels of flip + pad_crop + normalize (tested)
+    at a fraction of the memory traffic (the whole-batch gathers pay off on a GPU only)."""
+    b, h, w, _ = images.shape
+    out = (torch.zeros if pad else torch.empty)(b, 3, h, w)
+    chw = images.permute(0, 3, 1, 2).contiguous()  # transposed as bytes: the float copies below run along rows
+    for i, f in enumerate(which.tolist()):
+        src = chw[i].flip(2) if f else chw[i]
+        t, l = (int(top[i]) - pad, int(left[i]) - pad) if pad else (0, 0)  # output (r, c) shows source (r + t, c + l)
+        r0, r1, c0, c1 = max(0, -t), min(h, h - t), max(0, -l), min(w, w - l)
+        out[i, :, r0:r1, c0:c1].copy_(src[:, r0 + t:r1 + t, c0 + l:c1 + l])
+    mean, std = (torch.tensor(v) for v in NORMALIZE[how])
+    return torch.addcmul((-mean / std)[:, None, None], out, (1.0 / (255.0 * std))[:, None, None], out=out)
+
+
+def erasing_boxes(n: int, h: int, w: int, p: float, gen: torch.Generator) -> torch.Tensor:
+    """[n, 4] int64 (top, left, height, width) of each image's erased rectangle, height 0 for none:
+    torchvision RandomErasing's draws (see the module docstring), batched."""
+    erase = torch.rand(n, generator=gen) < p
+    area = h * w * torch.empty(n, ERASE_ATTEMPTS).uniform_(*ERASE_SCALE, generator=gen).double()
+    log_r = torch.log(torch.tensor(ERASE_RATIO))
+    aspect = torch.exp(torch.empty(n, ERASE_ATTEMPTS).uniform_(float(log_r[0]), float(log_r[1]), generator=gen)).double()
+    eh, ew = torch.round(torch.sqrt(area * aspect)).long(), torch.round(torch.sqrt(area / aspect)).long()
+    ok = (eh < h) & (ew < w)
+    first = ok.long().argmax(1)
+    eh, ew = eh.gather(1, first[:, None])[:, 0], ew.gather(1, first[:, None])[:, 0]
+    u = torch.rand(n, 2, generator=gen)
+    top = (u[:, 0] * (h - eh + 1)).long().clamp(max=h - eh)
+    left = (u[:, 1] * (w - ew + 1)).long().clamp(max=w - ew)
+    keep = erase & ok.any(1)
+    return torch.stack([top, left, torch.where(keep, eh, 0), torch.where(keep, ew, 0)], 1)
+
+
+def erase(x: torch.Tensor, boxes: torch.Tensor, noise_gen: torch.Generator) -> torch.Tensor:
+    """Fill each image's box of `x` [B, C, H, W] with N(0, 1) noise. On the CPU box by box (noise
+    only where erased); elsewhere one masked select over a full noise tensor (no host sync)."""
+    if x.device.type == "cpu":
+        for b, (i, j, h, w) in enumerate(boxes.tolist()):
+            if h:
+                x[b, :, i:i + h, j:j + w] = torch.randn((x.shape[1], h, w), generator=noise_gen, dtype=x.dtype)
+        return x
+    top, left, h, w = boxes.to(x.device, non_blocking=True).unbind(1)
+    r, c = torch.arange(x.shape[2], device=x.device), torch.arange(x.shape[3], device=x.device)
+    inside = (((r[None] >= top[:, None]) & (r[None] < (top + h)[:, None]))[:, :, None]
+              & ((c[None] >= left[:, None]) & (c[None] < (left + w)[:, None]))[:, None, :])
+    noise = torch.randn(x.shape, generator=noise_gen, device=x.device, dtype=x.dtype)
+    return torch.where(inside[:, None], noise, x)
+
+
+class BatchAugment:
+    """A cell's training augmentation (its `train` section: flip, pad, random_erasing, normalize)."""
+
+    def __init__(self, cfg: dict):
+        self.flip, self.pad, self.p_erase, self.normalize = cfg["flip"], cfg["pad"], cfg["random_erasing"], cfg["normalize"]
+
+    def __call__(self, images: torch.Tensor, seed: int, epoch: int, batch: int, masks=None, keypoints=None):
+        """uint8 [B, H, W, 3] (+ masks [B, H, W], keypoints [B, 17, 3]) -> (float [B, 3, H, W],
+        masks, keypoints), drawn from generator(seed, epoch, batch). On a GPU the images go through
+        whole-batch gathers and come out in channels_last layout; on the CPU per-image views, NCHW."""
+        gen = generator(seed, epoch, batch)
+        b, h, w = images.shape[:3]
+        which = torch.rand(b, generator=gen) < self.flip if self.flip > 0 else torch.zeros(b, dtype=torch.bool)
+        top, left = (torch.randint(0, 2 * self.pad + 1, (2, b), generator=gen) if self.pad > 0
+                     else torch.full((2, b), 0))
+        if self.flip > 0:
+            masks, keypoints = flip(None, masks, keypoints, which, w)[1:]
+        if self.pad > 0:
+            masks, keypoints = pad_crop(None, masks, keypoints, self.pad, top, left)[1:]
+        if images.device.type == "cpu":
+            x = geometry_per_image(images, which, self.pad, top, left, self.normalize)
+        else:
+            if self.flip > 0:
+                images = flip(images, None, None, which, w)[0]
+            if self.pad > 0:
+                images = pad_crop(images, None, None, self.pad, top, left)[0]
+            x = normalize(images, self.normalize)
+        if self.p_erase > 0:
+            boxes = erasing_boxes(b, h, w, self.p_erase, gen)
+            noise_gen = gen if images.device.type == "cpu" else generator(seed, epoch, batch, images.device)
+            x = erase(x, boxes, noise_gen)
+        return x, masks, keypoints

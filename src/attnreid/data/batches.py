@@ -1,0 +1,103 @@
+"""Training batches from the decoded images: gather a batch's rows, move them, augment them.
+
+One epoch's batches are the sampler's (a function of (seed, epoch)); batch b is gathered from
+the image cache (data/cache.py), moved to the training device and augmented there
+(data/augment.py) with draws seeded by (seed, epoch, b). Loader workers (`train.workers`) only
+gather uint8 rows from the memory-mapped cache into pinned memory; they draw nothing, so a run is
+the same for any number of workers and a resumed epoch continues exactly. On CUDA the whole cache
+goes to the GPU when it takes under half the free memory (then no worker is needed).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from attnreid.data.augment import BatchAugment
+from attnreid.errors import InputError
+
+GPU_SHARE = 0.5  # the most of the free GPU memory the image cache may take
+
+
+def pose_targets(labels, label_rows, paths, sizes: np.ndarray, height: int, width: int):
+    """Pseudo-label masks (uint8 [N, H, W], nearest resize) and keypoints (float [N, 17, 3], pixel
+    centres scaled: x' = (x + 0.5) * W / w - 0.5) of images of original `sizes` [N, 2] at the input size."""
+    masks = np.empty((len(label_rows), height, width), np.uint8)
+    kps = np.array(labels.keypoints[label_rows], dtype=np.float32, copy=True)
+    for n, (r, (h0, w0)) in enumerate(zip(label_rows, sizes.tolist())):
+        m = labels.masks[r]
+        if m.shape != (h0, w0):
+            raise InputError(f"masks.npz: the mask of {paths[n]} is {m.shape}, its image {(h0, w0)}")
+        masks[n] = np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((width, height), Image.NEAREST)) > 127
+        kps[n, :, 0] = (kps[n, :, 0] + 0.5) * width / w0 - 0.5
+        kps[n, :, 1] = (kps[n, :, 1] + 0.5) * height / h0 - 0.5
+    return torch.from_numpy(masks), torch.from_numpy(kps)
+
+
+class _Rows(torch.utils.data.Dataset):
+    """Item i = the uint8 rows of one batch (a list of dataset indices), for loader workers."""
+
+    def __init__(self, images: np.ndarray, rows: np.ndarray):
+        self.images, self.rows = images, rows
+
+    def __getitem__(self, idx: list[int]) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(self.images[self.rows[idx]]))
+
+
+class TrainBatches:
+    """Batches of one training split: dicts img (float [B, 3, H, W]), pid, camid, index (and
+    mask, keypoints with pseudo-labels), on `dev`. `images` is the cache array, `rows` the cache
+    row of each dataset item; `pose` the (masks, keypoints) of each item or None."""
+
+    def __init__(self, images: np.ndarray, rows: np.ndarray, pids: torch.Tensor, camids: torch.Tensor, sampler,
+                 cfg: dict, seed: int, dev: torch.device, pose=None):
+        self.sampler, self.seed, self.dev, self.workers = sampler, seed, torch.device(dev), cfg["workers"]
+        self.augment = BatchAugment(cfg)
+        self.pids, self.camids = pids.to(self.dev), camids.to(self.dev)
+        self.pose = None if pose is None else tuple(t.to(self.dev) for t in pose)
+        self.on_device = self.dev.type == "cuda" and images.nbytes < GPU_SHARE * torch.cuda.mem_get_info(self.dev)[0]
+        if self.on_device:
+            self.images = torch.from_numpy(np.ascontiguousarray(images[np.unique(rows)])).to(self.dev)
+            self.rows = torch.as_tensor(np.searchsorted(np.unique(rows), rows), device=self.dev)
+        else:
+            self.images, self.rows = images, rows
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def _raw(self, order: list[list[int]]):
+        """uint8 rows of each batch of `order`, on the device."""
+        if self.on_device:
+            for idx in order:
+                yield self.images[self.rows[torch.as_tensor(idx, device=self.dev)]]
+            return
+        cuda = self.dev.type == "cuda"
+        if self.workers:
+            loader = torch.utils.data.DataLoader(_Rows(self.images, self.rows), sampler=order, batch_size=None,
+                                                 num_workers=self.workers, pin_memory=cuda,
+                                                 generator=torch.Generator())  # leaves torch's global RNG alone
+            for raw in loader:
+                yield raw.to(self.dev, non_blocking=True)
+            return
+        for idx in order:
+            raw = _Rows(self.images, self.rows)[idx]
+            yield (raw.pin_memory() if cuda else raw).to(self.dev, non_blocking=True)
+
+    def epoch(self, epoch: int, start: int = 0):
+        """(batch index, batch) of an epoch from batch `start` on."""
+        self.sampler.set_epoch(epoch)
+        order = list(self.sampler)[start:]
+        for b, (idx, raw) in enumerate(zip(order, self._raw(order)), start):
+            yield b, self.batch(raw, idx, epoch, b)
+
+    def batch(self, raw: torch.Tensor, idx: list[int], epoch: int, b: int) -> dict:
+        i = torch.as_tensor(idx, device=self.dev)
+        masks, kps = (None, None) if self.pose is None else (self.pose[0][i], self.pose[1][i])
+        img, masks, kps = self.augment(raw, self.seed, epoch, b, masks, kps)
+        out = {"img": img, "pid": self.pids[i], "camid": self.camids[i], "index": i}
+        if self.pose is not None:
+            out.update(mask=masks.float(), keypoints=kps)
+        return out
+
+    def __iter__(self):
+        return (batch for _, batch in self.epoch(self.sampler.epoch))

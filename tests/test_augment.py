@@ -1,0 +1,128 @@
+"""Batched augmentation (data/augment.py) against torchvision's per-image transforms it replaces:
+the same flip rate, crop offsets, erasing rate, box sizes, positions and values; draws are a
+function of (seed, epoch, batch); the cache holds the pixels torchvision's Resize makes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy import stats
+from torchvision import transforms as T
+
+from attnreid.data import augment
+from attnreid.data.augment import BatchAugment
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+H, W, N = 64, 32, 4000
+
+
+def cfg(**kw) -> dict:
+    return {"flip": 0.0, "pad": 0, "random_erasing": 0.0, "normalize": "imagenet", **kw}
+
+
+def ramp(n: int) -> torch.Tensor:
+    """n images whose pixel value is its column (0..W-1): the flip and crop read back from it."""
+    cols = torch.arange(W, dtype=torch.uint8) + 1
+    return cols[None, None, :, None].expand(n, H, W, 3).contiguous()
+
+
+def test_flip_rate_and_crop_offsets_match_the_per_image_transforms():
+    x, _, _ = BatchAugment(cfg(flip=0.5))(ramp(N), seed=0, epoch=0, batch=0)
+    first = x[:, 0, 0, 0]
+    flipped = (first != first.min()).float()  # column W-1 first
+    torch.manual_seed(0)
+    per_image = T.RandomHorizontalFlip(0.5)
+    ref = [per_image(torch.arange(2.0)[None])[0, 0] == 1 for _ in range(N)]
+    assert abs(flipped.mean() - 0.5) < 0.03 and abs(float(np.mean(ref)) - float(flipped.mean())) < 0.04
+
+    pad = 4
+    raw = ramp(N)
+    x, _, _ = BatchAugment(cfg(pad=pad))(raw, seed=0, epoch=0, batch=1)
+    # pixel value = source column + 1, 0 in the zero padding: the first non-padding output column z
+    # shows source column v - 1, so the crop's left offset in the padded image is pad + v - 1 - z
+    vals = torch.round((x[:, 0, H // 2] * 0.229 + 0.485) * 255).long()
+    z = (vals > 0).long().argmax(1)
+    offsets = pad + vals.gather(1, z[:, None])[:, 0] - 1 - z
+    torch.manual_seed(0)
+    padded = torch.zeros(1, H + 2 * pad, W + 2 * pad)
+    ref = [T.RandomCrop.get_params(padded, (H, W))[1] for _ in range(N)]
+    assert sorted(set(offsets.tolist())) == sorted(set(ref)) == list(range(2 * pad + 1))
+    counts = np.bincount(offsets.numpy(), minlength=2 * pad + 1)
+    assert stats.chisquare(counts).pvalue > 1e-3  # uniform, as RandomCrop
+
+
+def _torchvision_boxes(n: int, p: float):
+    """(erased?, h, w, top, left) of torchvision's RandomErasing(p, value='random') on n images."""
+    torch.manual_seed(0)
+    er = T.RandomErasing(p=p, value="random")
+    img = torch.zeros(3, H, W)
+    out = []
+    for _ in range(n):
+        if torch.rand(1) < er.p:
+            i, j, h, w, _ = er.get_params(img, er.scale, er.ratio, None)
+            out.append((h < H, h, w, i, j))
+        else:
+            out.append((False, 0, 0, 0, 0))
+    return np.array(out, dtype=float)
+
+
+def test_erasing_boxes_have_torchvisions_distributions():
+    ours = augment.erasing_boxes(N, H, W, 0.5, augment.generator(0, 0, 0)).numpy()
+    ref = _torchvision_boxes(N, 0.5)
+    on, ref_on = ours[:, 2] > 0, ref[:, 0] > 0
+    assert abs(on.mean() - ref_on.mean()) < 0.04 and abs(on.mean() - 0.5) < 0.04
+    top, left, h, w = ours[on].T
+    area = h * w / (H * W)
+    assert area.min() >= 0.015 and area.max() <= 0.35 and (h < H).all() and (w < W).all()
+    aspect = h / w
+    assert aspect.min() >= 0.25 and aspect.max() <= 3.6
+    assert (top + h <= H).all() and (left + w <= W).all() and top.min() == 0 and left.min() == 0
+    for ours_v, ref_v in ((h, ref[ref_on, 1]), (w, ref[ref_on, 2]), (top, ref[ref_on, 3]), (left, ref[ref_on, 4])):
+        assert stats.ks_2samp(ours_v, ref_v).pvalue > 1e-3
+
+
+def test_erased_values_are_standard_normal_and_only_inside_the_box():
+    raw = torch.full((64, H, W, 3), 128, dtype=torch.uint8)
+    aug = BatchAugment(cfg(random_erasing=1.0))
+    x, _, _ = aug(raw, seed=3, epoch=0, batch=0)
+    boxes = augment.erasing_boxes(64, H, W, 1.0, augment.generator(3, 0, 0))
+    plain = augment.normalize(raw[:1], "imagenet")[0]
+    inside = torch.zeros(64, H, W, dtype=torch.bool)
+    for b, (i, j, h, w) in enumerate(boxes.tolist()):
+        inside[b, i:i + h, j:j + w] = True
+    vals = x.permute(0, 2, 3, 1)[inside]
+    assert torch.equal(x.permute(0, 2, 3, 1)[~inside], plain.permute(1, 2, 0).expand(64, H, W, 3)[~inside])
+    assert abs(float(vals.mean())) < 0.02 and abs(float(vals.std()) - 1) < 0.02
+    assert stats.kstest(vals.flatten()[:5000].numpy(), "norm").pvalue > 1e-3
+
+
+def test_draws_are_a_function_of_seed_epoch_and_batch():
+    aug = BatchAugment(cfg(flip=0.5, pad=4, random_erasing=0.5))
+    raw = torch.randint(0, 255, (16, H, W, 3), dtype=torch.uint8)
+    a, b = aug(raw, 0, 1, 2)[0], aug(raw, 0, 1, 2)[0]
+    assert torch.equal(a, b)
+    for other in ((1, 1, 2), (0, 2, 2), (0, 1, 3)):
+        assert not torch.equal(a, aug(raw, *other)[0]), other
+
+
+@pytest.mark.parametrize("how", ["imagenet", "symmetric"])
+def test_normalisation_matches_to_tensor_and_normalize(how):
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8))
+    want = T.Compose([T.ToTensor(), T.Normalize(*augment.NORMALIZE[how])])(img)
+    got = augment.normalize(torch.from_numpy(np.array(img))[None], how)
+    assert torch.allclose(got[0], want, atol=1e-5) and got.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("pad", [0, 5])
+def test_the_cpu_per_image_path_equals_the_whole_batch_path(pad):
+    raw = torch.randint(0, 256, (12, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    which = torch.arange(12) % 3 == 0
+    top, left = torch.randint(0, 2 * pad + 1, (2, 12), generator=torch.Generator().manual_seed(2))
+    imgs = augment.flip(raw, None, None, which, W)[0]
+    imgs = augment.pad_crop(imgs, None, None, pad, top, left)[0] if pad else imgs
+    for how in ("imagenet", "symmetric"):
+        want = augment.normalize(imgs, how)
+        got = augment.geometry_per_image(raw, which, pad, top, left, how)
+        assert torch.allclose(got, want, atol=1e-5, rtol=0)
