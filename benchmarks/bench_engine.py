@@ -137,7 +137,7 @@ def input_part(old: Path, new: Path, work: Path, index: str, pseudo: str, rounds
 
 def step_part(old: Path, new: Path, work: Path, rounds: int, threads: int, profiles: list[str], out: dict,
               save) -> dict:
-    import torch
+    from attnreid.engine import checkpoint  # reads the old tree's model files too (its legacy types are allow-listed)
 
     for profile in profiles:
         index, pseudo = prepare_data(new, work, profile)
@@ -152,7 +152,7 @@ def step_part(old: Path, new: Path, work: Path, rounds: int, threads: int, profi
                 extra = ["--cache", str(npy)] if version == "new" else []
                 cli(tree, "train", *common, "--index", index, "--pseudo", pseudo, "--out", str(run / "model.pt"),
                     "--live", str(run / "live"), "--threads", str(threads), *extra, threads=threads)
-                runs[version].append(torch.load(run / "model.pt", map_location="cpu", weights_only=True)["meta"]["imgs_per_s"])
+                runs[version].append(checkpoint.load(run / "model.pt", "rerun the benchmark")["meta"]["imgs_per_s"])
                 if profile == "default":
                     cli(tree, "extract", *common, "--index", index, "--checkpoint", str(run / "model.pt"),
                         "--out", str(run / "features.npz"), "--threads", str(threads), *extra, threads=threads)

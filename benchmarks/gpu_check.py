@@ -32,7 +32,7 @@ from attnreid.data.synthreid import SynthConfig, generate
 from attnreid.engine import runtime
 from attnreid.engine.extract import features
 from attnreid.engine.optim import build_optimizer
-from attnreid.engine.step import Step, autocast, memory_format
+from attnreid.engine.step import Step, memory_format
 from attnreid.engine.train import train_data
 from attnreid.grid import Cell, Grid
 from attnreid.pseudo.run import run as pseudo_run

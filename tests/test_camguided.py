@@ -188,7 +188,7 @@ def test_figures_draw_on_a_tiny_dataset(tmp_path, monkeypatch, saved_figures):
     panel_grid(cam, 3, 1 + len(figures[0].methods))
     # Fig. 3: per model, NUM_QUERIES queries and their top 10; a green frame marks a true match
     methods = figures[1].methods
-    panels = panel_grid(ranks, ranklist.NUM_QUERIES * len(methods), 1 + ranklist.TOP, lambda r, c: False)
+    panel_grid(ranks, ranklist.NUM_QUERIES * len(methods), 1 + ranklist.TOP, lambda r, c: False)
     green = {(ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start)
              for ax in ranks.axes if ax.spines["left"].get_edgecolor() == to_rgba("green")}
     for m, method in enumerate(methods):

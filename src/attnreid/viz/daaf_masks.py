@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 
 from attnreid.data import index as index_io
 from attnreid.data.batches import pose_targets
