@@ -62,6 +62,25 @@ def attention_mse(scores: torch.Tensor, a_s: torch.Tensor, target: torch.Tensor,
     return (upsample(m_t, size) - upsample(a_s[:, 0], size)).pow(2).mean((1, 2))
 
 
+def arrange(x: torch.Tensor, attention: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(X under the arrangement `attention` of A_s and A_c, A_s(X), the spatial map L_a supervises);
+    shared by models/camguided.py and models/compare.py."""
+    a_s = cam_spatial_attention(x)
+    if attention == "s":
+        return x * a_s, a_s
+    if attention == "c":
+        return x * cam_channel_attention(x, a_s), a_s
+    if attention == "s-c":
+        y = x * a_s
+        return y * cam_channel_attention(y), a_s
+    if attention == "c-s":
+        y = x * cam_channel_attention(x, a_s)
+        return y * cam_spatial_attention(y), a_s
+    if attention == "sxc":
+        return x * a_s * cam_channel_attention(x, a_s), a_s
+    return x, a_s
+
+
 class CAMGuided(nn.Module):
     def __init__(self, backbone: ResNetStages, num_classes: int, *, attention: str, lam: float,
                  triplet_margin: float | None, label_smoothing: float):
@@ -77,20 +96,7 @@ class CAMGuided(nn.Module):
 
     def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the attended map, A_s(x), the spatial map L_a supervises)."""
-        a_s = cam_spatial_attention(x)
-        if self.attention == "s":
-            return x * a_s, a_s
-        if self.attention == "c":
-            return x * cam_channel_attention(x, a_s), a_s
-        if self.attention == "s-c":
-            y = x * a_s
-            return y * cam_channel_attention(y), a_s
-        if self.attention == "c-s":
-            y = x * cam_channel_attention(x, a_s)
-            return y * cam_spatial_attention(y), a_s
-        if self.attention == "sxc":
-            return x * a_s * cam_channel_attention(x, a_s), a_s
-        return x, a_s
+        return arrange(x, self.attention)
 
     def _maps(self, x: torch.Tensor):
         """(attended map, A_s, BN output, class score maps [N, classes, h, w])."""
