@@ -25,7 +25,7 @@ from attnreid.data import index as index_io
 from attnreid.data.dataset import ReIDImages
 from attnreid.data.samplers import build as build_sampler
 from attnreid.data.transforms import PoseTrainTransform, train_transform
-from attnreid.engine import checkpoint, runtime, validation
+from attnreid.engine import checkpoint, cost, runtime, validation
 from attnreid.engine.optim import build_optimizer, build_scheduler
 from attnreid.errors import InputError, Interrupted
 from attnreid.pseudo import store as pseudo_store
@@ -80,6 +80,7 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
     t = cell_cfg["train"]
     runtime.setup(cell_cfg["seed"], threads, t["deterministic"])
     dev = runtime.device(t["device"])
+    cost.reset_peak_memory(dev)
     data, sampler, loader, val = train_data(cell_cfg, index_csv, pseudo_dir)
     model, pretrained = build_model(cell_cfg, data.num_classes, dev)
     opt = build_optimizer(model, t, pretrained != "none")
@@ -123,6 +124,7 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
     meta = {"pretrained": pretrained, "device": str(dev), "threads": threads, "epochs": t["epochs"],
             "num_classes": data.num_classes, "train_images": len(data), "history": history, "resumed_at": resumes,
             "imgs_per_s": sum(h["imgs_per_s"] for h in history) / max(len(history), 1),
+            "peak_memory": cost.peak_memory(dev),
             "selected_epoch": best["epoch"] if best else t["epochs"],
             "validation": {"ids": val.ids, "query": len(val.query), "gallery": len(val.gallery)} if val else None,
             **runtime.provenance()}

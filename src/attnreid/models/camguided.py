@@ -58,8 +58,12 @@ def upsample(maps: torch.Tensor, size) -> torch.Tensor:
 
 def attention_mse(scores: torch.Tensor, a_s: torch.Tensor, target: torch.Tensor, size) -> torch.Tensor:
     """Per-image Eq. (5): mean over the input's H x W of (N(M_t) - A_s)^2, both up-sampled; M_t detached."""
-    m_t = minmax(scores[torch.arange(len(target), device=scores.device), target].detach())
-    return (upsample(m_t, size) - upsample(a_s[:, 0], size)).pow(2).mean((1, 2))
+    return cam_mse(scores[torch.arange(len(target), device=scores.device), target], a_s, size)
+
+
+def cam_mse(m_t: torch.Tensor, a_s: torch.Tensor, size) -> torch.Tensor:
+    """Per-image Eq. (5) from the score map of the true class M_t [N, h, w] (detached here) and A_s [N, 1, h, w]."""
+    return (upsample(minmax(m_t.detach()), size) - upsample(a_s[:, 0], size)).pow(2).mean((1, 2))
 
 
 def arrange(x: torch.Tensor, attention: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -64,7 +64,7 @@ DEFAULTS = {
 }
 
 
-def _classifier(dim: int, num_classes: int) -> nn.Linear:
+def linear_classifier(dim: int, num_classes: int) -> nn.Linear:
     layer = nn.Linear(dim, num_classes)
     nn.init.normal_(layer.weight, std=0.001)
     nn.init.zeros_(layer.bias)
@@ -81,11 +81,11 @@ class PFSA(nn.Module):
         self.parts, self.sa1, self.sa2, self.lam = parts, sa1, sa2, lam
         self.embedding, self.label_smoothing = embedding, label_smoothing
         self.ds_classifiers = nn.ModuleList(
-            [_classifier(c, num_classes) for c in channels[:3]] if deep_supervision else [])
+            [linear_classifier(c, num_classes) for c in channels[:3]] if deep_supervision else [])
         self.reduce_conv = nn.Conv2d(channels[3], reduced_dim, 1, bias=not reduce_bn)
         self.reduce_bn = nn.BatchNorm2d(reduced_dim) if reduce_bn else nn.Identity()
-        self.part_classifiers = nn.ModuleList(_classifier(reduced_dim, num_classes) for _ in range(parts))
-        self.classifier = _classifier(reduced_dim, num_classes) if parts > 1 else None
+        self.part_classifiers = nn.ModuleList(linear_classifier(reduced_dim, num_classes) for _ in range(parts))
+        self.classifier = linear_classifier(reduced_dim, num_classes) if parts > 1 else None
         self.dropout = nn.Dropout(dropout)
 
     def _attend(self, f: torch.Tensor, on: bool) -> torch.Tensor:
