@@ -142,6 +142,15 @@ def _memory_note(grid, table: PairedTable) -> str:
         " Runs without a recorded peak show n/a." if None in kinds else "")
 
 
+def budget_note(table: PairedTable, grid) -> str:
+    """What the base's runs were: backbone, input size, epochs, and their weights (from the run meta)."""
+    cell = Cell(grid.stand_in(table.datasets[0]), table.base, grid.params["seeds"][0])
+    t = grid.cell_config(cell)["train"]
+    weights = _read(grid.metrics(cell))["train"].get("pretrained")
+    return (f"These runs: {t['backbone']}, {t['height']}×{t['width']}, {t['epochs']} epochs, "
+            + ("trained from scratch (no ImageNet weights)." if weights == "none" else f"initial weights {weights}."))
+
+
 def render(table: PairedTable, grid, out_md: str) -> None:
     df = long_form(table, grid)
     seeds = grid.params["seeds"]
@@ -158,7 +167,7 @@ def render(table: PairedTable, grid, out_md: str) -> None:
              "FLOPs of one image at the recipe's input size (torch.utils.flop_counter); training img/s and peak "
              "memory of the same runs, × base: the ratio to the base's run of the same dataset and seed, averaged. "
              + _memory_note(grid, table),
-             recipe_note(table, grid), stand_in_note(table, grid)]
+             budget_note(table, grid), recipe_note(table, grid), stand_in_note(table, grid)]
     notes = [n for n in notes if n]
 
     def md_table(h, rows):
