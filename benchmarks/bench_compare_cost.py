@@ -40,6 +40,7 @@ def main() -> None:
         cost = model_cost(model, t["height"], t["width"])
         model.train()
         runs[method] = (model, build_optimizer(model, t, False), cost, t)
+        print(f"{method}: {cost}", flush=True)
     h, w = next(iter(runs.values()))[3]["height"], next(iter(runs.values()))[3]["width"]
     gen = torch.Generator().manual_seed(0)
     batch = {"img": torch.randn(a.batch, 3, h, w, generator=gen), "pid": torch.arange(a.batch) // 4,
@@ -61,17 +62,16 @@ def main() -> None:
             secs[method] += time.perf_counter() - t0
     base = compare.BASE
     speed = {m: a.batch * a.steps / s for m, s in secs.items()}
+    bc = runs[base][2]
     print(f"{h}x{w}, batch {a.batch}, {a.steps} steps, {a.threads} threads, {CLASSES} classes")
     print("| method | params (M) | added (M) | inference params (M) | added at inference (M) | inference GFLOPs (x base) "
           "| train img/s (x base) |")
     print("|---|---|---|---|---|---|---|")
-    bc = runs[base][2]
     for method, (_, _, c, _) in runs.items():
         print(f"| {method} | {c['params'] / 1e6:.2f} | {(c['params'] - bc['params']) / 1e6:+.3f} | "
               f"{c['inference_params'] / 1e6:.2f} | {(c['inference_params'] - bc['inference_params']) / 1e6:+.3f} | "
               f"{c['inference_flops'] / 1e9:.2f} (x{c['inference_flops'] / bc['inference_flops']:.2f}) | "
               f"{speed[method]:.2f} (x{speed[method] / speed[base]:.2f}) |")
-
 
 if __name__ == "__main__":
     main()
