@@ -27,7 +27,7 @@ from attnreid.data import cache as image_cache
 from attnreid.data import index as index_io
 from attnreid.data.batches import TrainBatches, pose_targets
 from attnreid.data.samplers import build as build_sampler
-from attnreid.engine import checkpoint, runtime, validation
+from attnreid.engine import checkpoint, cost, runtime, validation
 from attnreid.engine.optim import build_optimizer, build_scheduler
 from attnreid.engine.step import Step, Totals
 from attnreid.errors import InputError, Interrupted
@@ -108,6 +108,7 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
     t = cell_cfg["train"]
     runtime.setup(cell_cfg["seed"], threads, t["deterministic"])
     dev = runtime.device(t["device"])
+    cost.reset_peak_memory(dev)
     data, sampler, loader, val = train_data(cell_cfg, index_csv, pseudo_dir, cache, dev, threads)
     model, pretrained = build_model(cell_cfg, data.num_classes, dev)
     opt = build_optimizer(model, t, pretrained != "none")
@@ -155,6 +156,7 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
             "device": str(dev), "threads": threads, "epochs": t["epochs"],
             "num_classes": data.num_classes, "train_images": len(data), "history": history, "resumed_at": resumes,
             "imgs_per_s": sum(h["imgs_per_s"] for h in history) / max(len(history), 1),
+            "peak_memory": cost.peak_memory(dev),
             "selected_epoch": best["epoch"] if best else t["epochs"],
             "validation": {"ids": val.ids, "query": len(val.query), "gallery": len(val.gallery)} if val else None,
             **runtime.provenance()}

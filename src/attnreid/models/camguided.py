@@ -58,8 +58,31 @@ def upsample(maps: torch.Tensor, size) -> torch.Tensor:
 
 def attention_mse(scores: torch.Tensor, a_s: torch.Tensor, target: torch.Tensor, size) -> torch.Tensor:
     """Per-image Eq. (5): mean over the input's H x W of (N(M_t) - A_s)^2, both up-sampled; M_t detached."""
-    m_t = minmax(scores[torch.arange(len(target), device=scores.device), target].detach())
-    return (upsample(m_t, size) - upsample(a_s[:, 0], size)).pow(2).mean((1, 2))
+    return cam_mse(scores[torch.arange(len(target), device=scores.device), target], a_s, size)
+
+
+def cam_mse(m_t: torch.Tensor, a_s: torch.Tensor, size) -> torch.Tensor:
+    """Per-image Eq. (5) from the score map of the true class M_t [N, h, w] (detached here) and A_s [N, 1, h, w]."""
+    return (upsample(minmax(m_t.detach()), size) - upsample(a_s[:, 0], size)).pow(2).mean((1, 2))
+
+
+def arrange(x: torch.Tensor, attention: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(X under the arrangement `attention` of A_s and A_c, A_s(X), the spatial map L_a supervises);
+    shared by models/camguided.py and models/compare.py."""
+    a_s = cam_spatial_attention(x)
+    if attention == "s":
+        return x * a_s, a_s
+    if attention == "c":
+        return x * cam_channel_attention(x, a_s), a_s
+    if attention == "s-c":
+        y = x * a_s
+        return y * cam_channel_attention(y), a_s
+    if attention == "c-s":
+        y = x * cam_channel_attention(x, a_s)
+        return y * cam_spatial_attention(y), a_s
+    if attention == "sxc":
+        return x * a_s * cam_channel_attention(x, a_s), a_s
+    return x, a_s
 
 
 class CAMGuided(nn.Module):
@@ -77,20 +100,7 @@ class CAMGuided(nn.Module):
 
     def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(the attended map, A_s(x), the spatial map L_a supervises)."""
-        a_s = cam_spatial_attention(x)
-        if self.attention == "s":
-            return x * a_s, a_s
-        if self.attention == "c":
-            return x * cam_channel_attention(x, a_s), a_s
-        if self.attention == "s-c":
-            y = x * a_s
-            return y * cam_channel_attention(y), a_s
-        if self.attention == "c-s":
-            y = x * cam_channel_attention(x, a_s)
-            return y * cam_spatial_attention(y), a_s
-        if self.attention == "sxc":
-            return x * a_s * cam_channel_attention(x, a_s), a_s
-        return x, a_s
+        return arrange(x, self.attention)
 
     def _maps(self, x: torch.Tensor):
         """(attended map, A_s, BN output, class score maps [N, classes, h, w])."""

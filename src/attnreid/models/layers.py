@@ -29,6 +29,12 @@ class SpatialAttention(nn.Module):
         return f * spatial_attention_weights(f)
 
 
+def sa_for_pooling(f: torch.Tensor) -> torch.Tensor:
+    """H*W * SA(f): average pooling of it gives G_k = sum_ij F_k(i, j) (PFSA Eq. 6), the p-weighted mean
+    of f, so uniform attention changes nothing; shared by models/pfsa.py and models/compare.py."""
+    return SpatialAttention()(f) * (f.shape[2] * f.shape[3])
+
+
 MINMAX_EPS = 1e-12
 COS_CLAMP = 1 - 1e-6  # arccos has an infinite slope at +-1
 COS_EPS = 1e-8  # an all-zero channel has cosine 0

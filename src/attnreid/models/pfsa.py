@@ -48,7 +48,7 @@ from attnreid.errors import InputError
 from attnreid.models import register
 from attnreid.models.args import model_args
 from attnreid.models.backbone import ResNetStages
-from attnreid.models.layers import SpatialAttention
+from attnreid.models.layers import sa_for_pooling
 
 EMBEDDINGS = ("stripes", "pooled", "reduced")
 DEFAULTS = {
@@ -64,7 +64,7 @@ DEFAULTS = {
 }
 
 
-def _classifier(dim: int, num_classes: int) -> nn.Linear:
+def linear_classifier(dim: int, num_classes: int) -> nn.Linear:
     layer = nn.Linear(dim, num_classes)
     nn.init.normal_(layer.weight, std=0.001)
     nn.init.zeros_(layer.bias)
@@ -80,18 +80,17 @@ class PFSA(nn.Module):
         channels = backbone.channels
         self.parts, self.sa1, self.sa2, self.lam = parts, sa1, sa2, lam
         self.embedding, self.label_smoothing = embedding, label_smoothing
-        self.sa = SpatialAttention()
         self.ds_classifiers = nn.ModuleList(
-            [_classifier(c, num_classes) for c in channels[:3]] if deep_supervision else [])
+            [linear_classifier(c, num_classes) for c in channels[:3]] if deep_supervision else [])
         self.reduce_conv = nn.Conv2d(channels[3], reduced_dim, 1, bias=not reduce_bn)
         self.reduce_bn = nn.BatchNorm2d(reduced_dim) if reduce_bn else nn.Identity()
-        self.part_classifiers = nn.ModuleList(_classifier(reduced_dim, num_classes) for _ in range(parts))
-        self.classifier = _classifier(reduced_dim, num_classes) if parts > 1 else None
+        self.part_classifiers = nn.ModuleList(linear_classifier(reduced_dim, num_classes) for _ in range(parts))
+        self.classifier = linear_classifier(reduced_dim, num_classes) if parts > 1 else None
         self.dropout = nn.Dropout(dropout)
 
     def _attend(self, f: torch.Tensor, on: bool) -> torch.Tensor:
         """The map a branch pools: H*W*SA(f) with SA (average pooling then gives sum_ij F), else f."""
-        return self.sa(f) * (f.shape[2] * f.shape[3]) if on else f
+        return sa_for_pooling(f) if on else f
 
     def forward(self, x):
         maps = self.backbone.forward_stages(x)

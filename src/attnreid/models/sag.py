@@ -119,6 +119,49 @@ class SAGModule(nn.Module):
         return torch.softmax(e.flatten(1), dim=1).view_as(e)
 
 
+def high_branch_batchnorms(backbone: ResNetStages, depths: list[int]) -> dict[int, list[BranchBatchNorm2d]]:
+    """The BNs the high branch runs through (stem = 0 and stages up to the deepest SAG), their statistics
+    split per branch (`split_batchnorm_statistics`); {} without a SAG."""
+    deepest = max(depths, default=0)
+    stages = (backbone.stem, backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4)[:deepest + 1]
+    return {i: split_batchnorm_statistics(m) for i, m in enumerate(stages)} if deepest else {}
+
+
+def _high(high_bns: dict, stage: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`module` (stage 0: the stem) on the high branch's map, with the high branch's BN statistics."""
+    for bn in high_bns[stage]:
+        bn.high = True
+    try:
+        return module(x)
+    finally:
+        for bn in high_bns[stage]:
+            bn.high = False
+
+
+def two_branch_forward(backbone: ResNetStages, sag: nn.ModuleDict, high_bns: dict, depths: list[int],
+                       l2_norm: set[int], merge: str, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+    """The low branch's stage-4 map with a SAG (`sag[str(d)]`) after each stage d of `depths` (sorted), and
+    the grid G of each depth: the SAG paper's network, shared by models/sag.py and models/compare.py."""
+    b = backbone
+    deepest = depths[-1] if depths else 0
+    f2 = b.stem(x)
+    f1 = _high(high_bns, 0, b.stem, F.interpolate(x, scale_factor=UPSAMPLE, mode="bilinear",
+                                                  align_corners=False)) if deepest else None
+    grids = {}
+    for d, layer in enumerate((b.layer1, b.layer2, b.layer3, b.layer4), start=1):
+        f2 = layer(f2)
+        if d > deepest:
+            continue
+        f1 = _high(high_bns, d, layer, f1)
+        if d in depths:
+            grids[d] = sag[str(d)](f2)
+            v = attend(f1, grids[d])
+            if d in l2_norm:
+                v = l2_normalise(v)
+            f2 = v if merge == "replace" else f2 + v
+    return f2, grids
+
+
 class SAG(nn.Module):
     def __init__(self, backbone: ResNetStages, num_classes: int, *, depths: list[int], l2_norm: list[int],
                  merge: str, label_smoothing: float):
@@ -127,44 +170,14 @@ class SAG(nn.Module):
         self.depths, self.l2_norm, self.merge = sorted(depths), set(l2_norm), merge
         self.label_smoothing = label_smoothing
         self.sag = nn.ModuleDict({str(d): SAGModule(backbone.channels[d - 1]) for d in self.depths})
-        # the BNs the high branch runs through (stem and stages up to the deepest SAG), statistics split per branch
-        deepest = self.depths[-1] if self.depths else 0
-        stages = (backbone.stem, backbone.layer1, backbone.layer2, backbone.layer3, backbone.layer4)[:deepest + 1]
-        self._high_bns = {i: split_batchnorm_statistics(m) for i, m in enumerate(stages)} if deepest else {}
+        self._high_bns = high_branch_batchnorms(backbone, self.depths)
         self.classifier = nn.Linear(backbone.channels[-1], num_classes)
         nn.init.normal_(self.classifier.weight, std=0.001)
         nn.init.zeros_(self.classifier.bias)
 
-    def _high(self, stage: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """`module` (stage 0: the stem) on the high branch's map, with the high branch's BN statistics."""
-        for bn in self._high_bns[stage]:
-            bn.high = True
-        try:
-            return module(x)
-        finally:
-            for bn in self._high_bns[stage]:
-                bn.high = False
-
     def _forward_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """The low branch's final map and the grid G of each depth."""
-        b = self.backbone
-        deepest = self.depths[-1] if self.depths else 0
-        f2 = b.stem(x)
-        f1 = self._high(0, b.stem, F.interpolate(x, scale_factor=UPSAMPLE, mode="bilinear",
-                                                 align_corners=False)) if deepest else None
-        grids = {}
-        for d, layer in enumerate((b.layer1, b.layer2, b.layer3, b.layer4), start=1):
-            f2 = layer(f2)
-            if d > deepest:
-                continue
-            f1 = self._high(d, layer, f1)
-            if d in self.depths:
-                grids[d] = self.sag[str(d)](f2)
-                v = attend(f1, grids[d])
-                if d in self.l2_norm:
-                    v = l2_normalise(v)
-                f2 = v if self.merge == "replace" else f2 + v
-        return f2, grids
+        return two_branch_forward(self.backbone, self.sag, self._high_bns, self.depths, self.l2_norm, self.merge, x)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled low-branch feature (the inference embedding), in the module's current mode."""

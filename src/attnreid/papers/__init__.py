@@ -7,7 +7,7 @@ import importlib
 import pkgutil
 
 from attnreid.errors import InputError
-from attnreid.papers.spec import Arm, Claim, Comparison, FactTable, Figure, Row, Table
+from attnreid.papers.spec import Arm, Claim, Comparison, FactTable, Figure, PairedTable, Row, Table
 
 _MODULES = [m for m in (importlib.import_module(f"{__name__}.{i.name}") for i in pkgutil.iter_modules(__path__))
             if hasattr(m, "TABLES")]
@@ -28,4 +28,4 @@ def figure(figure_id: str) -> Figure:
     return FIGURES[figure_id]
 
 
-__all__ = ["Arm", "Claim", "Comparison", "FactTable", "Figure", "Row", "Table", "TABLES", "FIGURES", "CLAIMS", "table", "figure"]
+__all__ = ["Arm", "Claim", "Comparison", "FactTable", "Figure", "PairedTable", "Row", "Table", "TABLES", "FIGURES", "CLAIMS", "table", "figure"]

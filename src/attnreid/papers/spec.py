@@ -52,6 +52,15 @@ class Table:
 
 
 @dataclass(frozen=True)
+class PairedTable(Table):
+    """Methods against one of them, `base`, on the same cells' seeds: mean ± std, the paired difference
+    to the base with its 95% interval (report/claims.py's statistics) and the costs relative to the
+    base (report/compare.py). No paper numbers: no paper ran these."""
+
+    base: str = ""
+
+
+@dataclass(frozen=True)
 class FactTable:
     """A table of facts computed beside the paper's, not results of runs: `kind` `dataset_stats`
     (each of `datasets`, from its stand-in's prepared index) or `layers` (the branch layers of the

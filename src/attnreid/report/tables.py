@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from attnreid.atomic import write_text
-from attnreid.papers.spec import DATASET_TITLES, FactTable, Table
+from attnreid.papers.spec import DATASET_TITLES, FactTable, PairedTable, Table
 
 
 def metric_value(metrics: dict, name: str, rerank: bool, query: str) -> float | None:
@@ -108,6 +108,10 @@ def render(table: Table | FactTable, grid, out_md: str) -> None:
         from attnreid.report import facts
 
         return facts.render(table, grid, out_md)
+    if isinstance(table, PairedTable):
+        from attnreid.report import compare
+
+        return compare.render(table, grid, out_md)
     df = long_form(table, grid)
     seeds = grid.params["seeds"]
     notes = [table.caption, f"Reproduced: mean ± std over seeds {seeds} (profile `{grid.profile}`); "
