@@ -85,10 +85,13 @@ def test_each_stage_killed_before_its_output_lands_leaves_none(tmp_path, monkeyp
         (grid.synthesize(data), grid.raw_root(data)),
         (grid.prepare(data), grid.index(data)),
         (grid.pseudo_labels(data), grid.pseudo(data)),
+        (next(st for st in grid.stages() if st.kind == "cache" and st.outs == grid.cell_cache(cell)),
+         grid.cell_cache(cell)[1]),                                                   # .npy, then .json
         (grid.extract(cell), grid.features(cell)),
         (grid.evaluate(cell), grid.metrics(cell)),
         (grid.table("baseline/table1"), grid.table_outs("baseline/table1")[2]),       # .md, .csv, then .tex
         (grid.figure("baseline/cmc"), grid.figure_out("baseline/cmc")),
+        (grid.claims_stage(), grid.claims_outs()[1]),                                 # .md, then .csv
         (grid.pseudo_compare_stage(*pair), grid.pseudo_compare(*pair)),
         (grid.pseudo_report_stage(), report_outs[0]),                                 # overlays, .csv, then .md
         (grid.report_stage(), grid.report()),
