@@ -40,7 +40,7 @@ def tampered(path: Path, marker: Path, **fields) -> Path:
     return path
 
 
-FROM_RESULTS = {"cmc", "ranklist", "method_curve"}  # figure kinds drawn from features or metrics only
+FROM_RESULTS = {"cmc", "ranklist", "method_curve", "cost_accuracy"}  # kinds drawn from features, metrics, configs
 REFUSED = r"refused to load: it holds the global (builtins|io)\.open"
 
 

@@ -3,9 +3,9 @@ users run.
 
 Every job must go through sbatch (sacct lists it under its rule and wildcards, COMPLETED, or COMPLETED on
 the profile's one retry), only the train job may be granted the cluster's one fake GPU (training falls back
-to the CPU inside it), and the cell's metrics must equal the shared local smoke run's. One cell's chain
-(synthesize → prepare → pseudo_labels → train → extract → evaluate) runs every rule kind that asks SLURM for
-something different (light, train with a GPU, extract); the tables and figures read only metrics files,
+to the CPU inside it), and the cell's metrics must equal the shared local smoke run's. One cell's
+chain (synthesize → prepare → cache → pseudo_labels → train → extract → evaluate) runs every rule kind that
+asks SLURM for something different (light, train with a GPU, extract); the tables and figures read only metrics files,
 which `test_e2e.py` covers. Needs root and apt on Debian (it installs slurm-wlm, munge, slurmdbd and
 mariadb-server when missing); elsewhere it skips, except in CI (CI=true), where it fails.
 """
@@ -22,8 +22,8 @@ from conftest import copy_repo, missing_part, run
 
 CELL = "synth-market/baseline/s0"
 TARGET = f"work/smoke/metrics/{CELL}.json"
-CHAIN = ("synthesize", "prepare", "pseudo_labels", "train", "extract", "evaluate")
-# Test-only overrides of the profile's polling (its 40 s / 30 s suit a real cluster, not a 6-job chain).
+CHAIN = ("synthesize", "prepare", "cache", "pseudo_labels", "train", "extract", "evaluate")
+# Test-only overrides of the profile's polling (its 40 s / 30 s suit a real cluster, not a 7-job chain).
 FAST_POLLING = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1")
 RUN_TIMEOUT_S = 900                    # the run is killed past this (Snakemake ignores SIGTERM when it loses jobs)
 # Keys that may differ between two equal runs: wall-clock measurements, and the git revision the code
