@@ -1,8 +1,9 @@
 """Train once, regenerate anywhere: a smoke run pushed to a local DVC remote, cloned and pulled.
 
 The run is the session's Snakemake run (`smoke_run`), recorded with `attnreid dvc-record` (the
-Snakemake/SLURM route) — not trained a second time by `dvc repro`: test_e2e's adoption test shows
-`dvc repro` finds nothing to do on those outputs, so both routes push the same run. After a pull,
+Snakemake/SLURM route: `dvc commit` fails on any output or dependency the DVC DAG declares and that
+run did not make) — not trained a second time by `dvc repro`: `dvc status` and `dvc repro --dry`
+then find nothing to do (the two DAGs agree on every output), so both routes push the same run. After a pull,
 neither DVC nor Snakemake plans a training, rebuilt tables equal the originals, a params change to
 one method plans only that method's cells, and a missing remote object is one line naming it.
 """
@@ -123,8 +124,12 @@ def test_params_change_after_pull_reruns_only_that_methods_cells(dvc_pushed, tmp
     assert {s for s in ran if s.startswith("train-")} == {"train-synth-market-baseline-gap-s0",
                                                           "train-synth-market-baseline-gap-s1"}, ran
     assert not any(s.startswith(("synthesize", "prepare", "pseudo")) or "-baseline-s" in s for s in ran), ran
+    assert {"table-baseline-table1", "report"} <= ran, ran                         # and what reads those cells
     assert yaml.safe_load((clone / "params.yaml").read_text())["methods"]["baseline-gap"]["train"] == {"lr": 0.02}
     assert json.loads(run(DVC + ["status", "--json"], clone)) == {}
+    metrics = "work/smoke/metrics/synth-market/baseline-gap/s0.json"
+    changed, pushed = (json.loads((root / metrics).read_text()) for root in (clone, trained))
+    assert changed["mAP"] != pushed["mAP"]        # the rerun trained with the new learning rate
 
 
 @pytest.mark.e2e
