@@ -26,9 +26,9 @@ CHAIN = ("synthesize", "prepare", "cache", "pseudo_labels", "train", "extract", 
 # Test-only overrides of the profile's polling (its 40 s / 30 s suit a real cluster, not a 7-job chain).
 FAST_POLLING = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1")
 RUN_TIMEOUT_S = 900                    # the run is killed past this (Snakemake ignores SIGTERM when it loses jobs)
-# Keys that may differ between two equal runs: wall-clock measurements, and the git revision the code
-# was at (provenance; the repository may move between the two runs).
-VOLATILE = re.compile(r"seconds|_per_s$|^code_version$")
+# Keys that may differ between two equal runs: wall-clock and memory measurements, and the git revision
+# the code was at (provenance; the repository may move between the two runs).
+VOLATILE = re.compile(r"seconds|_per_s$|^peak_memory$|^code_version$")
 
 
 @pytest.fixture
