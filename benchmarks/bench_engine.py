@@ -11,7 +11,9 @@ measurement is a subprocess with that tree on PYTHONPATH, old and new alternatin
   bicubic resize, per-image flip / pad + crop / ToTensor / Normalize / RandomErasing, collate) against
   the new (rows of the decode-once cache, batched augmentation), at the PFSA recipe (method
   `pfsa-full`: 384x128, flip + random erasing, batch 48) and DAAF's (`daaf-trinet`: 256x128, pad
-  + crop, masks and keypoints, P x K 18 x 4). The one-off decode of the cache is timed apart.
+  + crop, masks and keypoints, P x K 18 x 4), and the CPU's share of the new path when the cell
+  trains on a GPU (the gather of the batch's uint8 cache rows; augmentation runs on the device).
+  The one-off decode of the cache is timed apart.
 - step: whole training runs (`attnreid train`) of the baseline cell of the smoke and default
   profiles on their synth-market, each version with its own params.yaml: mean images/s over the
   epochs (the run's `imgs_per_s`, data loading included), and for default, R1/mAP after extract
@@ -62,6 +64,9 @@ def cli(tree: Path, *args: str, threads: int = 1) -> str:
 
 # -- measurements, run in a subprocess under one tree ---------------------------------------------
 def measure_input(version: str, recipe: str, index: str, pseudo: str, cache: str | None, images: int) -> dict:
+    """old: per-image decode + transforms (what the loader's workers did); new: cache rows + batched
+    augmentation, both on the CPU (a CPU-trained cell); gather: the CPU's share when the cell trains
+    on a GPU -- the loader gathers the batch's uint8 cache rows and the augmentation runs on the device."""
     import torch
 
     from attnreid import config
@@ -79,7 +84,12 @@ def measure_input(version: str, recipe: str, index: str, pseudo: str, cache: str
         epoch = lambda e: iter(loader)
     else:  # TrainBatches over the cache
         _, _, loader, _ = train_data(cfg, index, pseudo, cache, "cpu", 1)
-        epoch = lambda e: (b for _, b in loader.epoch(e))
+        if version == "gather":
+            def epoch(e):
+                loader.sampler.set_epoch(e)
+                return ({"img": raw} for raw in loader._raw(list(loader.sampler)))
+        else:
+            epoch = lambda e: (b for _, b in loader.epoch(e))
     e, n, t0 = 0, 0, time.perf_counter()
     batches = epoch(e)
     while n < images:
@@ -118,19 +128,23 @@ def input_part(old: Path, new: Path, work: Path, index: str, pseudo: str, rounds
         size = {"pfsa": (384, 128), "daaf": (256, 128)}[recipe]
         npy = work / "cache" / f"{size[0]}x{size[1]}.npy"
         decode_s = build_cache(new, index, *size, npy)
-        runs = {"old": [], "new": []}
+        runs = {"old": [], "new": [], "gather": []}
         for _ in range(rounds):
-            for version, tree in (("old", old), ("new", new)):
+            for version, tree in (("old", old), ("new", new), ("gather", new)):
                 res = json.loads(sub(tree, [__file__, "--measure-input", version, "--recipe", recipe, "--index", index,
                                             "--pseudo", pseudo, "--cache", str(npy), "--images", str(images)]))
                 runs[version].append(res["imgs_per_s"])
-        old_v, new_v = statistics.median(runs["old"]), statistics.median(runs["new"])
-        out[recipe] = {"method": method, "input": list(size), "batch": res["batch"], "pose": res["pose"],
-                       "old_imgs_per_s": old_v, "new_imgs_per_s": new_v, "ratio": new_v / old_v, "runs": runs,
+                if version == "new":
+                    shape = res
+        old_v, new_v, gather_v = (statistics.median(runs[k]) for k in ("old", "new", "gather"))
+        out[recipe] = {"method": method, "input": list(size), "batch": shape["batch"], "pose": shape["pose"],
+                       "old_imgs_per_s": old_v, "new_imgs_per_s": new_v, "ratio": new_v / old_v,
+                       "gather_imgs_per_s": gather_v, "gather_ratio": gather_v / old_v, "runs": runs,
                        "cache_decode_s": decode_s}
-        print(f"input {recipe:5s} {size[0]}x{size[1]} batch {res['batch']:3d}{' +pose' if res['pose'] else '      '}: "
-              f"old {old_v:8.1f} img/s | new {new_v:8.1f} img/s | x{new_v / old_v:.1f}  (cache decode {decode_s:.1f} s)",
-              flush=True)
+        print(f"input {recipe:5s} {size[0]}x{size[1]} batch {shape['batch']:3d}{' +pose' if shape['pose'] else '      '}: "
+              f"old {old_v:8.1f} img/s | new, augmented on the CPU {new_v:8.1f} img/s x{new_v / old_v:.1f} | "
+              f"new, CPU share when augmenting on a GPU {gather_v:8.1f} img/s x{gather_v / old_v:.0f}  "
+              f"(cache decode {decode_s:.1f} s)", flush=True)
         save()
     return out
 
@@ -180,7 +194,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the training runs")
     ap.add_argument("--profiles", nargs="+", default=["smoke", "default"], help="profiles of the step part")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "engine.json"))
-    ap.add_argument("--measure-input", choices=["old", "new"], help=argparse.SUPPRESS)
+    ap.add_argument("--measure-input", choices=["old", "new", "gather"], help=argparse.SUPPRESS)
     ap.add_argument("--recipe", choices=sorted(RECIPES), help=argparse.SUPPRESS)
     ap.add_argument("--index", help=argparse.SUPPRESS)
     ap.add_argument("--pseudo", help=argparse.SUPPRESS)

@@ -112,17 +112,21 @@ def test_normalisation_matches_to_tensor_and_normalize(how):
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8))
     want = T.Compose([T.ToTensor(), T.Normalize(*augment.NORMALIZE[how])])(img)
     got = augment.normalize(torch.from_numpy(np.array(img))[None], how)
-    assert torch.allclose(got[0], want, atol=1e-5) and got.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(got[0], want, atol=1e-5) and got.is_contiguous()  # NCHW on the CPU
 
 
 @pytest.mark.parametrize("pad", [0, 5])
 def test_the_cpu_per_image_path_equals_the_whole_batch_path(pad):
     raw = torch.randint(0, 256, (12, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    masks = torch.randint(0, 2, (12, H, W), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
     which = torch.arange(12) % 3 == 0
     top, left = torch.randint(0, 2 * pad + 1, (2, 12), generator=torch.Generator().manual_seed(2))
-    imgs = augment.flip(raw, None, None, which, W)[0]
-    imgs = augment.pad_crop(imgs, None, None, pad, top, left)[0] if pad else imgs
+    imgs, want_m, _ = augment.flip(raw, masks, None, which, W)
+    if pad:
+        imgs, want_m, _ = augment.pad_crop(imgs, want_m, None, pad, top, left)
+    chw, got_m = augment.geometry_per_image(raw, masks, which, pad, top, left)
+    assert torch.equal(chw, imgs.permute(0, 3, 1, 2)) and torch.equal(got_m, want_m)
+    assert torch.equal(augment.geometry_per_image(raw, None, which, pad, top, left)[0], chw)
     for how in ("imagenet", "symmetric"):
         want = augment.normalize(imgs, how)
-        got = augment.geometry_per_image(raw, which, pad, top, left, how)
-        assert torch.allclose(got, want, atol=1e-5, rtol=0)
+        assert torch.allclose(augment.to_float(chw, how), want, atol=1e-5, rtol=0)

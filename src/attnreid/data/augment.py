@@ -17,8 +17,8 @@ Every draw comes from a generator seeded by (cell seed, epoch, batch index) (`ge
 batch's augmentation does not depend on the loader's workers or on where a run resumed. The
 per-image parameters are drawn on the CPU; the erasing noise on the batch's device (so a CPU and
 a CUDA run of one seed draw the same rectangles but different noise). On a GPU each step is one
-whole-batch tensor op; on the CPU the images' flip and crop are per-image views copied once into
-the output (`geometry_per_image`, tested equal), which moves a fraction of the bytes.
+whole-batch tensor op; on the CPU the flip and crop of images and masks are per-image views
+copied once as bytes (`geometry_per_image`, tested equal), which moves a fraction of the memory.
 """
 from __future__ import annotations
 
@@ -53,12 +53,20 @@ def generator(seed: int, epoch: int, batch: int, device: torch.device | str = "c
 
 
 def normalize(images: torch.Tensor, how: str) -> torch.Tensor:
-    """uint8 [B, H, W, 3] -> float [B, 3, H, W] normalised; the result is a view in channels_last
-    memory layout (the layout of the uint8 rows), `.contiguous()` gives NCHW."""
-    mean, std = (torch.tensor(v, device=images.device, dtype=torch.float32) for v in NORMALIZE[how])
-    x = images.permute(0, 3, 1, 2).to(torch.float32)
+    """uint8 [B, H, W, 3] -> float [B, 3, H, W] normalised. On the CPU NCHW-contiguous (the bytes
+    are transposed first, then converted along rows); elsewhere a channels_last view (the layout of
+    the uint8 rows), `.contiguous()` gives NCHW."""
+    chw = images.permute(0, 3, 1, 2)
+    return to_float(chw.contiguous() if images.device.type == "cpu" else chw, how)
+
+
+def to_float(chw: torch.Tensor, how: str) -> torch.Tensor:
+    """uint8 [B, 3, H, W] -> float32 in the same memory layout, (x / 255 - mean) / std: one
+    conversion pass, then an in-place scale and shift (a fused op with a uint8 input is ~3x slower
+    on the CPU)."""
+    mean, std = (torch.tensor(v, device=chw.device, dtype=torch.float32) for v in NORMALIZE[how])
     scale, shift = (1.0 / (255.0 * std))[:, None, None], (mean / std)[:, None, None]
-    return x * scale - shift
+    return chw.to(torch.float32).mul_(scale).sub_(shift)
 
 
 def flip(images, masks, keypoints, which: torch.Tensor, width: int):
@@ -98,21 +106,24 @@ def pad_crop(images, masks, keypoints, pad: int, top: torch.Tensor, left: torch.
     return images, masks, keypoints
 
 
-def geometry_per_image(images: torch.Tensor, which: torch.Tensor, pad: int, top: torch.Tensor,
-                       left: torch.Tensor, how: str) -> torch.Tensor:
-    """The CPU's path for the images: flip and crop of each image as views, copied once into a
-    float NCHW batch, then normalised in place -- the pixels of flip + pad_crop + normalize (tested)
-    at a fraction of the memory traffic (the whole-batch gathers pay off on a GPU only)."""
+def geometry_per_image(images: torch.Tensor, masks, which: torch.Tensor, pad: int, top: torch.Tensor,
+                       left: torch.Tensor):
+    """The CPU's path: flip and crop of each image (and mask; may be None) as numpy views, copied
+    once into a uint8 NCHW batch ([B, H, W] for masks) -- the pixels of flip + pad_crop (tested),
+    without the whole-batch gathers, which pay off on a GPU only. The bytes are moved before the
+    float conversion, so the batch's float array is written once (to_float)."""
     b, h, w, _ = images.shape
-    out = (torch.zeros if pad else torch.empty)(b, 3, h, w)
-    chw = images.permute(0, 3, 1, 2).contiguous()  # transposed as bytes: the float copies below run along rows
+    zeros_or_empty = np.zeros if pad else np.empty
+    src, out = images.numpy(), zeros_or_empty((b, 3, h, w), np.uint8)
+    src_m, out_m = (None, None) if masks is None else (masks.numpy(), zeros_or_empty((b, h, w), np.uint8))
     for i, f in enumerate(which.tolist()):
-        src = chw[i].flip(2) if f else chw[i]
         t, l = (int(top[i]) - pad, int(left[i]) - pad) if pad else (0, 0)  # output (r, c) shows source (r + t, c + l)
         r0, r1, c0, c1 = max(0, -t), min(h, h - t), max(0, -l), min(w, w - l)
-        out[i, :, r0:r1, c0:c1].copy_(src[:, r0 + t:r1 + t, c0 + l:c1 + l])
-    mean, std = (torch.tensor(v) for v in NORMALIZE[how])
-    return torch.addcmul((-mean / std)[:, None, None], out, (1.0 / (255.0 * std))[:, None, None], out=out)
+        view = lambda a: (a[..., ::-1] if f else a)[..., r0 + t:r1 + t, c0 + l:c1 + l]
+        out[i, :, r0:r1, c0:c1] = view(src[i].transpose(2, 0, 1))
+        if out_m is not None:
+            out_m[i, r0:r1, c0:c1] = view(src_m[i])
+    return torch.from_numpy(out), None if out_m is None else torch.from_numpy(out_m).to(masks.dtype)
 
 
 def erasing_boxes(n: int, h: int, w: int, p: float, gen: torch.Generator) -> torch.Tensor:
@@ -165,16 +176,17 @@ class BatchAugment:
         top, left = (torch.randint(0, 2 * self.pad + 1, (2, b), generator=gen) if self.pad > 0
                      else torch.full((2, b), 0))
         if self.flip > 0:
-            masks, keypoints = flip(None, masks, keypoints, which, w)[1:]
+            keypoints = flip(None, None, keypoints, which, w)[2]
         if self.pad > 0:
-            masks, keypoints = pad_crop(None, masks, keypoints, self.pad, top, left)[1:]
+            keypoints = pad_crop(None, None, keypoints, self.pad, top, left)[2]
         if images.device.type == "cpu":
-            x = geometry_per_image(images, which, self.pad, top, left, self.normalize)
+            chw, masks = geometry_per_image(images, masks, which, self.pad, top, left)
+            x = to_float(chw, self.normalize)
         else:
             if self.flip > 0:
-                images = flip(images, None, None, which, w)[0]
+                images, masks, _ = flip(images, masks, None, which, w)
             if self.pad > 0:
-                images = pad_crop(images, None, None, self.pad, top, left)[0]
+                images, masks, _ = pad_crop(images, masks, None, self.pad, top, left)
             x = normalize(images, self.normalize)
         if self.p_erase > 0:
             boxes = erasing_boxes(b, h, w, self.p_erase, gen)
