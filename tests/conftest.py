@@ -12,6 +12,17 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two workers on two cores: one thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test of the shared smoke run in one xdist group (`make test`: `-n 2 --dist loadgroup`), so
+    the run is made once, and first, so the other worker takes the unit tests meanwhile."""
+    smoke = [item for item in items if "smoke_run" in getattr(item, "fixturenames", ())]
+    for item in smoke:
+        item.add_marker(pytest.mark.xdist_group("smoke_run"))
+    items[:] = smoke + [item for item in items if item not in smoke]
 
 
 def missing_part(why: str):

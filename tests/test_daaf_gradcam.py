@@ -112,7 +112,7 @@ def tiny_grid(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(daaf_masks, "NUM_IMAGES", 2)
     g = params_grid()
-    untrained_cells(g, METHODS, lambda m: tiny_cell_cfg(g, m, height=64, width=32))
+    untrained_cells(g, METHODS, lambda m: tiny_cell_cfg(g, m, height=32, width=16))
     return g
 
 

@@ -5,7 +5,8 @@ Snakemake/SLURM route: `dvc commit` fails on any output or dependency the DVC DA
 run did not make) — not trained a second time by `dvc repro`: `dvc status` and `dvc repro --dry`
 then find nothing to do (the two DAGs agree on every output), so both routes push the same run. After a pull,
 neither DVC nor Snakemake plans a training, rebuilt tables equal the originals, a params change to
-one method plans only that method's cells, and a missing remote object is one line naming it.
+one method plans (and, for a test-time key, reruns) only that method's cells, and a missing remote
+object is one line naming it.
 """
 import json
 import re
@@ -106,30 +107,48 @@ def test_run_pulled_elsewhere_trains_nothing_and_rebuilds_equal_tables(dvc_pushe
     assert json.loads(run(DVC + ["status", "--json"], clone)) == {}
 
 
+def set_params(root: Path, method: str, section: str, values: dict) -> str:
+    """`methods.<method>.<section>` of root's params.yaml set to `values`; returns the original text."""
+    text = (root / "params.yaml").read_text()
+    params = yaml.safe_load(text)
+    params["methods"][method][section] = values
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))  # same order: Snakemake compares params as text
+    return text
+
+
 @pytest.mark.e2e
 def test_params_change_after_pull_reruns_only_that_methods_cells(dvc_pushed, tmp_path):
+    """Both tools plan a training change to one method as that method's cells only, and Snakemake a
+    test-time change to it as its extractions only (dry runs); a change to the evaluation, run for real
+    through `dvc exp run -S`, reruns every evaluation and what reads them, and trains and extracts
+    nothing (a real retraining is what the smoke run and the SLURM test already time)."""
     trained, _ = dvc_pushed
     clone = clone_and_pull(trained, tmp_path / "clone")
-    text = (clone / "params.yaml").read_text()
-    params = yaml.safe_load(text)
-    params["methods"]["baseline-gap"]["train"] = {"lr": 0.02}
-    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))  # same order: Snakemake compares params as text
+    text = set_params(clone, "baseline-gap", "train", {"lr": 0.02})
     jobs = planned_jobs(run(SNAKEMAKE + ["-n"], clone))  # Snakemake's params trigger, from snakemake-sync's metadata
-    assert sorted(w for r, w in jobs if r == "train") == [
-        "dataset=synth-market, method=baseline-gap, seed=0", "dataset=synth-market, method=baseline-gap, seed=1"]
+    cells = ["dataset=synth-market, method=baseline-gap, seed=0", "dataset=synth-market, method=baseline-gap, seed=1"]
+    assert sorted(w for r, w in jobs if r == "train") == cells
     assert all("method=baseline-gap" in w for r, w in jobs if r in ("extract", "evaluate")), jobs
+    planned = stages_run(run(DVC + ["repro", "--dry"], clone))
+    assert {s for s in planned if s.startswith(("train-", "extract-"))} == {
+        f"{kind}-synth-market-baseline-gap-s{seed}" for kind in ("train", "extract") for seed in (0, 1)}, planned
+    (clone / "params.yaml").write_text(text)
+    set_params(clone, "baseline-gap", "eval", {"flip": True})  # a key params.yaml did not have
+    jobs = planned_jobs(run(SNAKEMAKE + ["-n"], clone))
+    assert sorted(w for r, w in jobs if r == "extract") == cells and not any(r == "train" for r, _ in jobs), jobs
     (clone / "params.yaml").write_text(text)
 
-    ran = stages_run(run(DVC + ["exp", "run", "-S", "+methods.baseline-gap.train.lr=0.02"], clone, timeout=2400))
-    assert {s for s in ran if s.startswith("train-")} == {"train-synth-market-baseline-gap-s0",
-                                                          "train-synth-market-baseline-gap-s1"}, ran
-    assert not any(s.startswith(("synthesize", "prepare", "pseudo")) or "-baseline-s" in s for s in ran), ran
+    ran = stages_run(run(DVC + ["exp", "run", "-S", "eval.rerank.k1=10"], clone, timeout=2400))
+    assert {s for s in ran if s.startswith("evaluate-")} == {
+        f"evaluate-synth-market-{m}-s{seed}" for m in ("baseline", "baseline-gap") for seed in (0, 1)}, ran
+    assert not any(s.startswith(("synthesize", "prepare", "pseudo", "cache", "train", "extract")) for s in ran), ran
     assert {"table-baseline-table1", "report"} <= ran, ran                         # and what reads those cells
-    assert yaml.safe_load((clone / "params.yaml").read_text())["methods"]["baseline-gap"]["train"] == {"lr": 0.02}
+    assert yaml.safe_load((clone / "params.yaml").read_text())["eval"]["rerank"]["k1"] == 10
     assert json.loads(run(DVC + ["status", "--json"], clone)) == {}
     metrics = "work/smoke/metrics/synth-market/baseline-gap/s0.json"
     changed, pushed = (json.loads((root / metrics).read_text()) for root in (clone, trained))
-    assert changed["mAP"] != pushed["mAP"]        # the rerun trained with the new learning rate
+    assert changed["rerank"]["mAP"] != pushed["rerank"]["mAP"]  # re-ranked with the new k1
+    assert changed["mAP"] == pushed["mAP"]                      # from the same features
 
 
 @pytest.mark.e2e

@@ -1,16 +1,18 @@
-"""One cell's chain of the smoke DAG through a real one-node SLURM (tests/slurm), with the profile cluster
-users run.
+"""One cell of the smoke DAG through a real one-node SLURM (tests/slurm), with the profile cluster users run.
 
-Every job must go through sbatch (sacct lists it under its rule and wildcards, COMPLETED, or COMPLETED on
-the profile's one retry), only the train job may be granted the cluster's one fake GPU (training falls back
-to the CPU inside it), and the cell's metrics must equal the shared local smoke run's. One cell's
-chain (synthesize → prepare → cache → pseudo_labels → train → extract → evaluate) runs every rule kind that
-asks SLURM for something different (light, train with a GPU, extract); the tables and figures read only metrics files,
-which `test_e2e.py` covers. Needs root and apt on Debian (it installs slurm-wlm, munge, slurmdbd and
+The test starts from a copy of the shared local smoke run (its Snakemake metadata included) without
+that cell's model, features and metrics, so Snakemake plans exactly the cell's train → extract →
+evaluate: one job of each rule kind that asks SLURM for something different (train with a GPU,
+extract, light; the upstream data rules are light jobs too, and the tables and figures read only
+metrics files, which `test_e2e.py` covers). Every job must go through sbatch (sacct lists it under its
+rule and wildcards, COMPLETED, or COMPLETED on the profile's one retry), only the train job may be
+granted the cluster's one fake GPU (training falls back to the CPU inside it), and the cell's
+metrics must equal the local run's. Needs root and apt on Debian (it installs slurm-wlm, munge, slurmdbd and
 mariadb-server when missing); elsewhere it skips, except in CI (CI=true), where it fails.
 """
 import json
 import re
+import shutil
 import sys
 from collections import Counter, defaultdict
 
@@ -18,11 +20,12 @@ import pytest
 import yaml
 
 from slurm.cluster import LocalSlurm, Unavailable, ensure_packages
-from conftest import copy_repo, missing_part, run
+from conftest import missing_part, run
 
 CELL = "synth-market/baseline/s0"
 TARGET = f"work/smoke/metrics/{CELL}.json"
-CHAIN = ("synthesize", "prepare", "cache", "pseudo_labels", "train", "extract", "evaluate")
+CELL_OUTPUTS = (f"work/smoke/runs/{CELL}", TARGET)
+CHAIN = ("train", "extract", "evaluate")
 # Test-only overrides of the profile's polling (its 40 s / 30 s suit a real cluster, not a 7-job chain).
 FAST_POLLING = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1")
 RUN_TIMEOUT_S = 900                    # the run is killed past this (Snakemake ignores SIGTERM when it loses jobs)
@@ -76,11 +79,13 @@ def deterministic(node):
 @pytest.mark.e2e
 def test_one_cell_through_slurm_equals_the_local_run(tmp_path, cluster, smoke_run):
     local, _ = smoke_run
-    remote = copy_repo(tmp_path / "remote")
+    remote = shutil.copytree(local, tmp_path / "remote", symlinks=True)  # mtimes and Snakemake's metadata kept
+    for out in CELL_OUTPUTS:
+        (shutil.rmtree if (remote / out).is_dir() else (remote / out).unlink)(remote / out)
     params_path = remote / "params.yaml"          # train asks for a GPU, as on the paper profile
     params = yaml.safe_load(params_path.read_text())
-    params["profiles"]["smoke"]["resources"]["train"]["gpu"] = 1
-    params_path.write_text(yaml.safe_dump(params))
+    params["profiles"]["smoke"]["resources"]["train"]["gpu"] = 1   # a resource, not a param: nothing else reruns
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))  # same order: Snakemake compares params as text
     run([sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/slurm", "--config", "profile=smoke",
          *FAST_POLLING, TARGET], remote, timeout=RUN_TIMEOUT_S, env=cluster.env)
 

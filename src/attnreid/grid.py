@@ -286,13 +286,16 @@ class Grid:
                      "train")
 
     def extract(self, cell: Cell, test: str | None = None) -> Stage:
+        """Its params include the whole `methods.<m>`: DVC tracks only keys present when dvc.yaml is
+        written, and a `methods.<m>.eval` added later (`dvc exp run -S`) must rerun the extraction
+        (a training key reruns it anyway, through the model)."""
         idx, ckpt, out = self.index(test or cell.dataset), self.checkpoint(cell), self.features(cell, test)
         cache = self.cell_cache(cell, test)
         threads = self.params["resources"]["extract"]["threads"]
         return Stage(f"extract@{self.job(cell, test)}",
                      self._cli("extract", "--cell", cell.id, "--index", idx, "--checkpoint", ckpt, "--cache", cache[0],
                                "--out", out, "--threads", str(threads)),
-                     (idx, ckpt, *cache), (out,), ("eval.flip", "eval.batch_size", f"methods.{cell.method}.eval"), "extract")
+                     (idx, ckpt, *cache), (out,), ("eval.flip", "eval.batch_size", f"methods.{cell.method}"), "extract")
 
     def evaluate(self, cell: Cell, test: str | None = None) -> Stage:
         feats, out = self.features(cell, test), self.metrics(cell, test)

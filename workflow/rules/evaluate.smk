@@ -10,7 +10,7 @@ rule extract:
         f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/features.npz",
     params:
         cmd=lambda w: G.extract(cell_of(w)).cmd,
-        config=PARAMS["eval"]["flip"],
+        config=lambda w: G.eval_config(w.method)["flip"],  # the method's own test-time flip, if it sets one
     threads: RES["extract"]["threads"]
     resources:
         cpus_per_task=RES["extract"]["threads"],
@@ -48,7 +48,7 @@ rule extract_cross:
         f"{WORK}/runs/{{dataset}}/{{method}}/s{{seed}}/features-{{test}}.npz",
     params:
         cmd=lambda w: G.extract(cell_of(w), w.test).cmd,
-        config=PARAMS["eval"]["flip"],
+        config=lambda w: G.eval_config(w.method)["flip"],  # the method's own test-time flip, if it sets one
     threads: RES["extract"]["threads"]
     resources:
         cpus_per_task=RES["extract"]["threads"],
