@@ -12,8 +12,7 @@ import torch.nn.functional as F
 from attnreid import models, papers
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
-from attnreid.models.camguided import ARRANGEMENTS, upsample
-from attnreid.models.layers import cam_channel_attention, cam_spatial_attention, minmax
+from attnreid.models.attention.cam import ARRANGEMENTS, cam_channel_attention, cam_spatial_attention, minmax, upsample
 from conftest import bar_heights, panel_grid, params_grid, tiny_cell_cfg, untrained_cells
 
 TABLE1 = papers.table("camguided/table1")

@@ -15,7 +15,7 @@ from scipy import stats
 from attnreid import models, papers
 from attnreid.engine.optim import build_optimizer
 from attnreid.grid import Cell
-from attnreid.models.layers import minmax
+from attnreid.models.attention.cam import minmax
 from attnreid.pseudo import coco
 from conftest import params_grid, tiny_cell_cfg
 

@@ -14,7 +14,7 @@ from attnreid import models, papers
 from attnreid.data.augment import FLIP_ORDER
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
-from attnreid.models.daaf_branches import GROUPINGS, PartialBranch, gaussian_heatmaps, stripe_targets
+from attnreid.models.branches.daaf import GROUPINGS, PartialBranch, gaussian_heatmaps, stripe_targets
 from attnreid.pseudo import coco
 from attnreid.data import index as index_io
 from attnreid.viz import daaf_masks

@@ -13,7 +13,7 @@ from attnreid import models, papers
 from attnreid.analysis.cam import spread
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
-from attnreid.models.layers import SpatialAttention, spatial_attention_weights
+from attnreid.models.attention.pfsa import SpatialAttention, spatial_attention_weights
 from attnreid.viz.cam_pairs import choose_examples
 from conftest import bar_heights, panel_grid, params_grid, tiny_cell_cfg, untrained_cells
 

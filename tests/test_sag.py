@@ -14,7 +14,7 @@ from attnreid import models, papers
 from attnreid.data import transforms
 from attnreid.errors import InputError
 from attnreid.grid import Cell, Grid
-from attnreid.models.sag import attend, l2_normalise, max_filter
+from attnreid.models.attention.sag import attend, l2_normalise, max_filter
 from conftest import params_grid, tiny_cell_cfg, write_market
 
 TABLE1 = papers.table("sag/table1")

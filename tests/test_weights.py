@@ -16,7 +16,7 @@ import yaml
 from attnreid.cli import main as cli
 from attnreid.data.datasets import prepare
 from attnreid.errors import InputError
-from attnreid.models import backbone as bb
+from attnreid.models.bases import backbone as bb
 from attnreid.models import weights
 from conftest import ROOT, write_market
 

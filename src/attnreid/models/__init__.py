@@ -1,5 +1,16 @@
 """Models chosen by name from params.yaml `methods.<m>.model`; a paper adds one module here
-(every module of this package is imported, and registers its builders with @register).
+(every module of this package and its subpackages is imported, and registers its builders with @register).
+
+Layout: each paper's network (pfsa.py, camguided.py, sag.py, daaf.py) and the cross-paper one
+(compare.py: BoT + one paper's mechanism) are assembled from shared parts:
+- bases/: the ResNet stages (backbone.py) and the base networks a mechanism plugs into (baseline.py:
+  the baseline and BoT; trinet.py: TriNet);
+- attention/: each paper's attention mechanism (pfsa.py: the parameter-free SA; cam.py: CAM-guided
+  A_s, A_c and the CAM loss; sag.py: the SAG module and its two-branch forward);
+- branches/: training-only branches, dropped at inference (deep_supervision.py: PFSA's DS branches;
+  daaf.py: DAAF's HAB and PAB);
+- heads/: identity classifiers and BoT's BN neck (classifier.py);
+- losses.py: loss terms shared by several heads; args.py, weights.py: model arguments, weight files.
 
 A model is an nn.Module that in training mode returns a dict of outputs and implements
 `losses(outputs, batch) -> dict[str, Tensor]` (weighted terms, summed by the loop), and in eval
@@ -43,9 +54,9 @@ def build(cell_cfg: dict, num_classes: int):
 
 
 def _load_all() -> None:
-    """Import every module of this package once, so each registers its builders."""
+    """Import every module of this package and its subpackages once, so each registers its builders."""
     import importlib
     import pkgutil
 
-    for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{mod.name}")
+    for mod in pkgutil.walk_packages(__path__, f"{__name__}."):
+        importlib.import_module(mod.name)

@@ -1,5 +1,7 @@
 """CAM-guided parameter-free attention network (Li, Zhang, Coleman, Shi), one class whose
-`attention` arg gives every model of the paper's Table I.
+`attention` arg gives every model of the paper's Table I. Built from the shared parts: the ResNet
+stages (bases/backbone.py), the attention and its loss (attention/cam.py) and the BN neck
+(heads/classifier.py); its own head is the 1x1-conv classifier before GAP (the class score maps).
 
 What the paper says (section II, III-B) and what is chosen where it is silent:
 - Baseline: ResNet stages 1-4 (`model.backbone`), last stride 1 (train recipe key
@@ -10,8 +12,8 @@ What the paper says (section II, III-B) and what is chosen where it is silent:
 - Where the attention sits: "inserted once in the network", between feature extraction and the
   BN/classifier (Fig. 1 is not in the text): on the stage-4 map X, the CAM's own resolution.
 - `attention`: `none` (Baseline), `s` (X A_s), `c` (X A_c), `s-c` / `c-s` (in sequence, the second
-  attention computed on the first's output), `sxc` (S*C: both from X, multiplied). A_s and A_c are
-  models/layers.py's cam_spatial_attention / cam_channel_attention (no parameters).
+  attention computed on the first's output), `sxc` (S*C: both from X, multiplied). A_s, A_c and the
+  arrangements are models/attention/cam.py's (no parameters).
 - Attention loss (Eq. 5): L_a = mean over H x W of (M_t - A_s)^2, both up-sampled bilinearly to the
   input size. Chosen: A_s is that of X, the block's input, which every arrangement computes (C
   needs it for its cosines; in S-C/C-S it is the first spatial map); M_t, the score map of the true
@@ -35,54 +37,12 @@ from torch import nn
 from attnreid.errors import InputError
 from attnreid.models import register
 from attnreid.models.args import model_args
-from attnreid.models.backbone import ResNetStages
-from attnreid.models.layers import cam_channel_attention, cam_spatial_attention, minmax
+from attnreid.models.attention.cam import ARRANGEMENTS, arrange, attention_mse
+from attnreid.models.bases.backbone import ResNetStages
+from attnreid.models.heads.classifier import bn_neck
 from attnreid.models.losses import batch_hard_triplet
 
-ARRANGEMENTS = ("none", "s", "c", "s-c", "c-s", "sxc")
 DEFAULTS = {"attention": "sxc", "lambda": 0.01, "triplet_margin": 0.3}
-
-
-def _interp_matrix(n: int, size: int, like: torch.Tensor) -> torch.Tensor:
-    """[n, size]: row i is 1-D linear up-sampling (align_corners False) of the unit vector e_i."""
-    eye = torch.eye(n, dtype=like.dtype, device=like.device)[None]
-    return F.interpolate(eye, size=size, mode="linear", align_corners=False)[0]
-
-
-def upsample(maps: torch.Tensor, size) -> torch.Tensor:
-    """[N, h, w] -> [N, H, W], equal to F.interpolate(bilinear, align_corners False), written as two
-    matrix products so that its backward is deterministic on CUDA (no atomic adds)."""
-    rows, cols = _interp_matrix(maps.shape[1], size[0], maps), _interp_matrix(maps.shape[2], size[1], maps)
-    return torch.einsum("nhw,hH,wW->nHW", maps, rows, cols)
-
-
-def attention_mse(scores: torch.Tensor, a_s: torch.Tensor, target: torch.Tensor, size) -> torch.Tensor:
-    """Per-image Eq. (5): mean over the input's H x W of (N(M_t) - A_s)^2, both up-sampled; M_t detached."""
-    return cam_mse(scores[torch.arange(len(target), device=scores.device), target], a_s, size)
-
-
-def cam_mse(m_t: torch.Tensor, a_s: torch.Tensor, size) -> torch.Tensor:
-    """Per-image Eq. (5) from the score map of the true class M_t [N, h, w] (detached here) and A_s [N, 1, h, w]."""
-    return (upsample(minmax(m_t.detach()), size) - upsample(a_s[:, 0], size)).pow(2).mean((1, 2))
-
-
-def arrange(x: torch.Tensor, attention: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(X under the arrangement `attention` of A_s and A_c, A_s(X), the spatial map L_a supervises);
-    shared by models/camguided.py and models/compare.py."""
-    a_s = cam_spatial_attention(x)
-    if attention == "s":
-        return x * a_s, a_s
-    if attention == "c":
-        return x * cam_channel_attention(x, a_s), a_s
-    if attention == "s-c":
-        y = x * a_s
-        return y * cam_channel_attention(y), a_s
-    if attention == "c-s":
-        y = x * cam_channel_attention(x, a_s)
-        return y * cam_spatial_attention(y), a_s
-    if attention == "sxc":
-        return x * a_s * cam_channel_attention(x, a_s), a_s
-    return x, a_s
 
 
 class CAMGuided(nn.Module):
@@ -93,8 +53,7 @@ class CAMGuided(nn.Module):
         dim = backbone.channels[-1]
         self.attention, self.lam = attention, lam
         self.triplet_margin, self.label_smoothing = triplet_margin, label_smoothing
-        self.neck = nn.BatchNorm2d(dim)
-        self.neck.bias.requires_grad_(False)
+        self.neck = bn_neck(dim, spatial=True)
         self.classifier = nn.Conv2d(dim, num_classes, 1, bias=False)
         nn.init.normal_(self.classifier.weight, std=0.001)
 

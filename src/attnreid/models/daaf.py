@@ -1,5 +1,5 @@
 """DAAF: Deep Attention Aware Feature learning (Chen et al., arXiv 2003.00517): a re-ID base network
-trained with two extra branches that are dropped at inference (models/daaf_branches.py).
+trained with two extra branches that are dropped at inference (models/branches/daaf.py).
 
 - Base network (`base`, a registered model with a `head(stage-4 map)` method, its own args in
   `base_args`): `trinet` (TriNet) or `baseline` with `neck: bnneck, triplet_margin: 0.3,
@@ -24,7 +24,7 @@ from attnreid import models
 from attnreid.errors import InputError
 from attnreid.models import register
 from attnreid.models.args import model_args
-from attnreid.models.daaf_branches import (GROUPINGS, PAB_TARGETS, HolisticBranch, PartialBranch, gaussian_heatmaps,
+from attnreid.models.branches.daaf import (GROUPINGS, PAB_TARGETS, HolisticBranch, PartialBranch, gaussian_heatmaps,
                                            stripe_targets, sum_squared_error)
 
 DEFAULTS = {

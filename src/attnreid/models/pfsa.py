@@ -1,5 +1,8 @@
 """PFSA: Parameter-Free Spatial Attention network (Wang, Fan, Wang, Jiao, Schiele), one class whose
-flags give every model of the paper's Tables 2 and 3.
+flags give every model of the paper's Tables 2 and 3. Built from the shared parts: the ResNet stages
+(bases/backbone.py), the SA layer (attention/pfsa.py), the deep-supervision branches
+(branches/deep_supervision.py) and linear classifiers (heads/classifier.py); its own head is PCB's
+stripes -> reduction -> part classifiers.
 
 What the paper says (section 3.1, 4, 5.3) and what is chosen where it is silent:
 - Backbone: ResNet stages 1-4 (`model.backbone`, pretrained). PCB's setting ("similar to [25]")
@@ -17,7 +20,8 @@ What the paper says (section 3.1, 4, 5.3) and what is chosen where it is silent:
   conv + BN, no ReLU. Without the BN the heads diverge (NaN within a few epochs) at the paper's
   lr 0.1 on un-pretrained backbones; without a ReLU the stage-4 CAM stays an exact affine readout
   in eval. `reduce_bn: false` is the bare conv.
-- DS (`deep_supervision`): on stages 1-3, [SA] -> GAP -> linear classifier -> l_si, no dropout.
+- DS (`deep_supervision`): on stages 1-3, [SA] -> GAP -> linear classifier -> l_si, no dropout
+  (training only).
 - SA2 (`sa2`): the SA layer in the DS branches (the full model's SA). SA1 (`sa1`): the SA layer on
   the stage-4 map before its (stripe) pooling, used only in the ablation.
 - Pooling after SA: the paper's G_k = sum_ij F_k(i, j) (Eq. 6), the p-weighted mean of f. It is
@@ -47,8 +51,10 @@ from torch import nn
 from attnreid.errors import InputError
 from attnreid.models import register
 from attnreid.models.args import model_args
-from attnreid.models.backbone import ResNetStages
-from attnreid.models.layers import sa_for_pooling
+from attnreid.models.attention.pfsa import attend
+from attnreid.models.bases.backbone import ResNetStages
+from attnreid.models.branches import deep_supervision as ds
+from attnreid.models.heads.classifier import linear_classifier
 
 EMBEDDINGS = ("stripes", "pooled", "reduced")
 DEFAULTS = {
@@ -64,13 +70,6 @@ DEFAULTS = {
 }
 
 
-def linear_classifier(dim: int, num_classes: int) -> nn.Linear:
-    layer = nn.Linear(dim, num_classes)
-    nn.init.normal_(layer.weight, std=0.001)
-    nn.init.zeros_(layer.bias)
-    return layer
-
-
 class PFSA(nn.Module):
     def __init__(self, backbone: ResNetStages, num_classes: int, *, parts: int, deep_supervision: bool, sa1: bool,
                  sa2: bool, lam: float, reduced_dim: int, reduce_bn: bool, dropout: float, embedding: str,
@@ -80,21 +79,16 @@ class PFSA(nn.Module):
         channels = backbone.channels
         self.parts, self.sa1, self.sa2, self.lam = parts, sa1, sa2, lam
         self.embedding, self.label_smoothing = embedding, label_smoothing
-        self.ds_classifiers = nn.ModuleList(
-            [linear_classifier(c, num_classes) for c in channels[:3]] if deep_supervision else [])
+        self.ds_classifiers = ds.classifiers(channels, num_classes, deep_supervision)
         self.reduce_conv = nn.Conv2d(channels[3], reduced_dim, 1, bias=not reduce_bn)
         self.reduce_bn = nn.BatchNorm2d(reduced_dim) if reduce_bn else nn.Identity()
         self.part_classifiers = nn.ModuleList(linear_classifier(reduced_dim, num_classes) for _ in range(parts))
         self.classifier = linear_classifier(reduced_dim, num_classes) if parts > 1 else None
         self.dropout = nn.Dropout(dropout)
 
-    def _attend(self, f: torch.Tensor, on: bool) -> torch.Tensor:
-        """The map a branch pools: H*W*SA(f) with SA (average pooling then gives sum_ij F), else f."""
-        return sa_for_pooling(f) if on else f
-
     def forward(self, x):
         maps = self.backbone.forward_stages(x)
-        f4 = self._attend(maps[3], self.sa1)
+        f4 = attend(maps[3], self.sa1)
         if not self.training and self.embedding == "pooled":
             return f4.mean((2, 3))
         stripes = F.adaptive_avg_pool2d(f4, (self.parts, 1))  # [N, C, m, 1]
@@ -104,8 +98,7 @@ class PFSA(nn.Module):
         if not self.training:
             return reduced.flatten(1)
         out = {"part_logits": [cls(self.dropout(reduced[:, :, i])) for i, cls in enumerate(self.part_classifiers)],
-               "ds_logits": [cls(self._attend(f, self.sa2).mean((2, 3)))
-                             for cls, f in zip(self.ds_classifiers, maps[:3])]}
+               "ds_logits": ds.logits(self.ds_classifiers, maps, self.sa2)}
         if self.classifier is not None:
             out["logits"] = self.classifier(self.dropout(reduced.mean(2)))
         return out
@@ -138,10 +131,10 @@ class PFSA(nn.Module):
         without, up to the constant H*W). `target` None: each image's top-1 class of that branch.
         """
         maps = self.backbone.forward_stages(x)
-        heads = [(self._attend(f, self.sa2), cls.weight, cls.bias) for f, cls in zip(maps, self.ds_classifiers)]
+        heads = [(attend(f, self.sa2), cls.weight, cls.bias) for f, cls in zip(maps, self.ds_classifiers)]
         cls = self.classifier if self.classifier is not None else self.part_classifiers[0]
         weight, bias = self.reduce_affine()
-        heads.append((self._attend(maps[3], self.sa1), cls.weight @ weight, cls.weight @ bias + cls.bias))
+        heads.append((attend(maps[3], self.sa1), cls.weight @ weight, cls.weight @ bias + cls.bias))
         out = {}
         for stage, (f, weight, bias) in zip([*range(1, len(heads)), 4], heads):
             t = (f.mean((2, 3)) @ weight.T + bias).argmax(1) if target is None else target

@@ -158,7 +158,7 @@ TABLE6 = Table(
             "paper's printed number: 1 group `daaf-trinet-pab-nogroup`, 4 `-pab-g4`, 6 `daaf-trinet-pab` (the same "
             "cells as Table 4's '+ PAB' row, whose paper number is 69.31 / 84.41), 7 `-pab-g7`, 17 `-pab-g17`. The "
             "paper's Fig. 4 groupings are not legible in its text; they are defined from the body layout in "
-            "models/daaf_branches.py GROUPINGS (4: head, torso, arms, legs; 6: head, shoulders, arms, hips, knees, "
+            "models/branches/daaf.py GROUPINGS (4: head, torso, arms, legs; 6: head, shoulders, arms, hips, knees, "
             "ankles; 7: head, shoulders, elbows, wrists, hips, knees, ankles). " + NOTE,
 )
 

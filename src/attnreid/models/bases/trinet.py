@@ -11,7 +11,7 @@ from torch import nn
 
 from attnreid.models import register
 from attnreid.models.args import model_args
-from attnreid.models.backbone import ResNetStages
+from attnreid.models.bases.backbone import ResNetStages
 from attnreid.models.losses import batch_hard_triplet
 
 DEFAULTS = {"hidden_dim": 1024, "embedding_dim": 128, "triplet_margin": None}

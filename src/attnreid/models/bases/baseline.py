@@ -18,7 +18,8 @@ from torch import nn
 
 from attnreid.models import register
 from attnreid.models.args import model_args
-from attnreid.models.backbone import ResNetStages
+from attnreid.models.bases.backbone import ResNetStages
+from attnreid.models.heads.classifier import bn_neck, linear_classifier
 from attnreid.models.losses import batch_hard_triplet
 
 DEFAULTS = {"neck": "bnneck", "triplet_margin": None, "center_loss": 0.0, "normalize_embedding": False}
@@ -32,11 +33,8 @@ class Baseline(nn.Module):
             raise ValueError(f"neck must be bnneck or none, got {neck}")
         self.backbone = backbone
         dim = backbone.channels[-1]
-        self.neck = nn.BatchNorm1d(dim) if neck == "bnneck" else nn.Identity()
-        if neck == "bnneck":
-            self.neck.bias.requires_grad_(False)
-        self.classifier = nn.Linear(dim, num_classes, bias=False)
-        nn.init.normal_(self.classifier.weight, std=0.001)
+        self.neck = bn_neck(dim) if neck == "bnneck" else nn.Identity()
+        self.classifier = linear_classifier(dim, num_classes, bias=False)
         self.label_smoothing = label_smoothing
         self.triplet_margin = triplet_margin
         self.center_loss, self.normalize_embedding = center_loss, normalize_embedding

@@ -1,0 +1,1 @@
+"""Attention parts: each paper's attention mechanism, for its own network and for models/compare.py."""

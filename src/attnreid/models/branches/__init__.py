@@ -1,0 +1,1 @@
+"""Training-only branches: extra supervision during training, dropped at inference."""

@@ -1,0 +1,1 @@
+"""Head parts: what turns a pooled feature or a map into identity logits."""
