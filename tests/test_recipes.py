@@ -91,7 +91,7 @@ def test_no_paper_averages_with_the_mirror_and_a_method_may_choose():
     assert not any(g.eval_config(m)["flip"] for m in g.params["methods"])
     g.params["methods"]["pfsa-full"]["eval"] = {"flip": True}
     assert g.eval_config("pfsa-full")["flip"] and not g.eval_config("pfsa-full-nosa")["flip"]
-    assert "methods.pfsa-full.eval" in g.extract(Cell("market1501", "pfsa-full", 0)).params
+    assert "methods.pfsa-full" in g.extract(Cell("market1501", "pfsa-full", 0)).params  # eval included, even if added later
     note = recipe_note(papers.table("pfsa/table3"), g)
     assert note.startswith("Test features: averaged with the mirror image for `pfsa-full`; the image alone")
     assert recipe_note(papers.table("pfsa/table3"), params_grid("paper")).startswith(
