@@ -15,9 +15,10 @@ measurement is a subprocess with that tree on PYTHONPATH, old and new alternatin
   trains on a GPU (the gather of the batch's uint8 cache rows; augmentation runs on the device).
   The one-off decode of the cache is timed apart.
 - step: whole training runs (`attnreid train`) of the baseline cell of the smoke and default
-  profiles on their synth-market, each version with its own params.yaml: mean images/s over the
-  epochs (the run's `imgs_per_s`, data loading included), and for default, R1/mAP after extract
-  and evaluate (seeds 0 and 1, one per round).
+  profiles on their synth-market, each version with its own params.yaml (the new one with the old
+  one's `eval` section: test-time flip as then): mean images/s over the epochs (the run's
+  `imgs_per_s`, data loading included), and for default, R1/mAP after extract and evaluate (seed
+  r in round r).
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = "b1daa25"  # the last commit whose training read images one at a time (data/transforms.py)
@@ -149,10 +152,22 @@ def input_part(old: Path, new: Path, work: Path, index: str, pseudo: str, rounds
     return out
 
 
+def with_eval_of(params: Path, other: Path, out: Path) -> Path:
+    """`params` with `other`'s `eval` section, written to `out`: the old tree averaged test features
+    with the mirror image (eval.flip, turned off since by issue 18), so the new tree's runs are
+    extracted the same way and the metrics differ by the engine only."""
+    doc = yaml.safe_load(params.read_text())
+    doc["eval"] = yaml.safe_load(other.read_text())["eval"]
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
 def step_part(old: Path, new: Path, work: Path, rounds: int, threads: int, profiles: list[str], out: dict,
               save) -> dict:
     from attnreid.engine import checkpoint  # reads the old tree's model files too (its legacy types are allow-listed)
 
+    params = {"old": old / "params.yaml",
+              "new": with_eval_of(new / "params.yaml", old / "params.yaml", work / "params-new.yaml")}
     for profile in profiles:
         index, pseudo = prepare_data(new, work, profile)
         npy = work / profile / "cache" / "64x32.npy"
@@ -162,7 +177,7 @@ def step_part(old: Path, new: Path, work: Path, rounds: int, threads: int, profi
             cell = f"synth-market/baseline/s{seed}"
             for version, tree in (("old", old), ("new", new)):
                 run = work / profile / version / f"s{seed}"
-                common = ["--params", str(tree / "params.yaml"), "--profile", profile, "--cell", cell]
+                common = ["--params", str(params[version]), "--profile", profile, "--cell", cell]
                 extra = ["--cache", str(npy)] if version == "new" else []
                 cli(tree, "train", *common, "--index", index, "--pseudo", pseudo, "--out", str(run / "model.pt"),
                     "--live", str(run / "live"), "--threads", str(threads), *extra, threads=threads)
