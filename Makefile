@@ -28,11 +28,11 @@ MEDIAPIPE_MISSING := *** .venv-mediapipe could NOT be made (pip failed; rm $(STA
 
 test: $(STAMP)
 	@test -x .venv-mediapipe/bin/python || echo "$(MEDIAPIPE_MISSING)"
-	$(PY) -m pytest -q -n $(CORES) --dist loadgroup
+	$(PY) -m pytest -q -n $(CORES) --dist loadscope --no-loadscope-reorder
 
 test-fast: $(STAMP)
 	@test -x .venv-mediapipe/bin/python || echo "$(MEDIAPIPE_MISSING)"
-	$(PY) -m pytest -q -n $(CORES) -m "not e2e"
+	$(PY) -m pytest -q -n $(CORES) --dist loadscope -m "not e2e"
 
 dvc-yaml: $(STAMP)
 	$(PY) -m attnreid.cli dvc-yaml --profile $(PROFILE) --out dvc.yaml

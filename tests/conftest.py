@@ -16,13 +16,42 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two workers on two
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+# The modules whose tests use the shared smoke run (`smoke_run`): under `make test` they are one xdist
+# scope, so one worker makes the run once (pytest-xdist's own `xdist_group` does not work with pytest 9).
+SMOKE_RUN_MODULES = ("tests/test_dvc_remote.py", "tests/test_e2e.py", "tests/test_slurm_live.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Every test of the shared smoke run in one xdist group (`make test`: `-n 2 --dist loadgroup`), so
-    the run is made once, and first, so the other worker takes the unit tests meanwhile."""
-    smoke = [item for item in items if "smoke_run" in getattr(item, "fixturenames", ())]
-    for item in smoke:
-        item.add_marker(pytest.mark.xdist_group("smoke_run"))
+    """The smoke run's modules first (with `--no-loadscope-reorder`, the worker that takes them starts
+    with the long run while the other takes the unit tests); a test elsewhere that uses the run is an error."""
+    smoke = [item for item in items if item.nodeid.split("::")[0] in SMOKE_RUN_MODULES]
+    stray = [item.nodeid for item in items if "smoke_run" in getattr(item, "fixturenames", ()) and item not in smoke]
+    if stray:
+        raise pytest.UsageError(f"tests/conftest.py: SMOKE_RUN_MODULES lacks the module of {stray[0]}")
     items[:] = smoke + [item for item in items if item not in smoke]
+
+
+class SmokeRunScope:
+    """`make test` runs `-n 2 --dist loadscope --no-loadscope-reorder`: whole modules per worker (their
+    module fixtures are made once), and SMOKE_RUN_MODULES together as one scope."""
+
+    @pytest.hookimpl
+    def pytest_xdist_make_scheduler(self, config, log):
+        if config.getvalue("dist") != "loadscope":
+            return None
+        from xdist.scheduler import LoadScopeScheduling
+
+        class Scheduling(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                module = nodeid.split("::")[0]
+                return "smoke_run" if module in SMOKE_RUN_MODULES else super()._split_scope(nodeid)
+
+        return Scheduling(config, log)
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(SmokeRunScope())
 
 
 def missing_part(why: str):
