@@ -21,14 +21,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two workers on two
 SMOKE_RUN_MODULES = ("tests/test_dvc_remote.py", "tests/test_e2e.py", "tests/test_slurm_live.py")
 
 
+def in_smoke_run_scope(nodeid: str) -> bool:
+    return nodeid.split("::")[0] in SMOKE_RUN_MODULES
+
+
 def pytest_collection_modifyitems(config, items):
     """The smoke run's modules first (with `--no-loadscope-reorder`, the worker that takes them starts
     with the long run while the other takes the unit tests); a test elsewhere that uses the run is an error."""
-    smoke = [item for item in items if item.nodeid.split("::")[0] in SMOKE_RUN_MODULES]
-    stray = [item.nodeid for item in items if "smoke_run" in getattr(item, "fixturenames", ()) and item not in smoke]
+    smoke, rest = [], []
+    for item in items:
+        (smoke if in_smoke_run_scope(item.nodeid) else rest).append(item)
+    stray = [item.nodeid for item in rest if "smoke_run" in getattr(item, "fixturenames", ())]
     if stray:
         raise pytest.UsageError(f"tests/conftest.py: SMOKE_RUN_MODULES lacks the module of {stray[0]}")
-    items[:] = smoke + [item for item in items if item not in smoke]
+    items[:] = smoke + rest
 
 
 class SmokeRunScope:
@@ -43,8 +49,7 @@ class SmokeRunScope:
 
         class Scheduling(LoadScopeScheduling):
             def _split_scope(self, nodeid: str) -> str:
-                module = nodeid.split("::")[0]
-                return "smoke_run" if module in SMOKE_RUN_MODULES else super()._split_scope(nodeid)
+                return "smoke_run" if in_smoke_run_scope(nodeid) else super()._split_scope(nodeid)
 
         return Scheduling(config, log)
 

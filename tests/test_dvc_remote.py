@@ -5,8 +5,8 @@ Snakemake/SLURM route: `dvc commit` fails on any output or dependency the DVC DA
 run did not make) — not trained a second time by `dvc repro`: `dvc status` and `dvc repro --dry`
 then find nothing to do (the two DAGs agree on every output), so both routes push the same run. After a pull,
 neither DVC nor Snakemake plans a training, rebuilt tables equal the originals, a params change to
-one method plans (and, for a test-time key, reruns) only that method's cells, and a missing remote
-object is one line naming it.
+one method plans only that method's cells, a change of the evaluation reruns the evaluations and what
+reads them (nothing upstream), and a missing remote object is one line naming it.
 """
 import json
 import re
