@@ -9,13 +9,16 @@
       resize + torchvision flip/ToTensor/Normalize/RandomErasing per image in `workers` loader
       processes, fp32 step, a host sync per loss term) -- kept here only as the comparison;
     - ceiling: the model alone on a synthetic batch already on the device, same precision;
-(c) extraction images/s (engine.extract.features: cache rows, flip averaging in one forward).
+(c) extraction images/s (engine.extract.features: cache rows, flip averaging in one forward);
+(d) `train.compile`: the PFSA paper config's step compiled by torch.compile (inductor) against the
+    eager step, same weights and batch: the compile time, both losses, images/s of each.
 Data: a synthreid set (synth-market knobs, `--ids` train identities) drawn on the machine.
 `--smoke` runs the same code at CPU scale (ResNet-18, 128x64, batch 8, no loader worker, 2 timed steps).
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import tempfile
 import time
@@ -220,12 +223,43 @@ def part_c(grid, index, dev, smoke, eval_batch, caches) -> dict:
             "precision": t["precision"], "dim": int(f.shape[1])}
 
 
+def part_d(grid, index, dev, smoke, steps, caches) -> dict:
+    cfg = cell_cfg(grid, "pfsa-full", smoke, dev)
+    t = cfg["train"]
+    split, _, batches, _ = train_data(cfg, index, None, cached(index, t, caches), dev, 4)
+    _, batch = next(batches.epoch(0))
+    eager = models.build(cfg, split.num_classes).to(dev).train()
+    models_ = {"eager": eager, "compiled": copy.deepcopy(eager)}
+    runs = {k: Step(m, build_optimizer(m, t, False), {**t, "compile": k == "compiled"}, dev) for k, m in models_.items()}
+    row = {"input": [t["height"], t["width"]], "batch": t["batch_size"], "precision": t["precision"]}
+    for k, run in runs.items():
+        torch.manual_seed(0)  # one dropout draw for both
+        sync(dev)
+        t0 = time.perf_counter()
+        row[f"{k}_first_loss"] = float(run(batch)["loss"])
+        sync(dev)
+        row[f"{k}_first_step_s"] = time.perf_counter() - t0
+
+        def one_step(run=run) -> int:
+            run(batch)
+            return len(batch["img"])
+
+        row[f"{k}_imgs_per_s"] = timed(one_step, steps, 2, dev)
+    row["loss_rel_diff"] = abs(row["compiled_first_loss"] - row["eager_first_loss"]) / abs(row["eager_first_loss"])
+    row["compiled_vs_eager"] = row["compiled_imgs_per_s"] / row["eager_imgs_per_s"]
+    print(f"(d) compile pfsa-full {row['input'][0]}x{row['input'][1]} batch {row['batch']} {t['precision']}: "
+          f"first step {row['compiled_first_step_s']:.1f} s (eager {row['eager_first_step_s']:.1f} s), loss "
+          f"{row['compiled_first_loss']:.4f} vs eager {row['eager_first_loss']:.4f} | {row['compiled_imgs_per_s']:.1f} vs "
+          f"{row['eager_imgs_per_s']:.1f} img/s, x{row['compiled_vs_eager']:.2f}", flush=True)
+    return row
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="CPU scale: ResNet-18, 128x64, batch 8")
     ap.add_argument("--ids", type=int, default=60)
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--parts", default="abc", help="which of (a), (b), (c) to run")
+    ap.add_argument("--parts", default="abcd", help="which of (a)-(d) to run")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "gpu_check.json"))
     args = ap.parse_args()
     grid = Grid(config.load(ROOT / "params.yaml", "paper"))
@@ -240,22 +274,23 @@ def main() -> int:
     result = {"device": torch.cuda.get_device_name(dev) if cuda else "cpu", "torch": torch.__version__,
               "smoke": args.smoke}
     t0 = time.perf_counter()
+    save = lambda: Path(args.out).write_text(json.dumps(result, indent=1) + "\n")  # after every part
+    eval_batch = 8 if args.smoke else grid.params["eval"]["batch_size"]
+    parts = {"a": lambda: part_a(grid, index, pseudo, dev, args.smoke, caches),
+             "b": lambda: part_b(grid, index, dev, args.smoke, steps, caches),
+             "c": lambda: part_c(grid, index, dev, args.smoke, eval_batch, caches),
+             "d": lambda: part_d(grid, index, dev, args.smoke, steps, caches)}
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         index, pseudo = data(Path(tmp), grid, 12 if args.smoke else args.ids)
         caches = {}
-        if "a" in args.parts:
-            result["a"] = part_a(grid, index, pseudo, dev, args.smoke, caches)
-        if "b" in args.parts:
-            result["b"] = part_b(grid, index, dev, args.smoke, steps, caches)
-        if "c" in args.parts:
-            result["c"] = part_c(grid, index, dev, args.smoke, 8 if args.smoke else grid.params["eval"]["batch_size"],
-                                 caches)
-    result["seconds"] = time.perf_counter() - t0
+        for part in args.parts:
+            result[part] = parts[part]()
+            result["seconds"] = time.perf_counter() - t0
+            save()
     failed = [m for m, r in result.get("a", {}).items() if not r["ok"]]
     if "a" in result:
         print(f"(a) {len(result['a']) - len(failed)}/{len(result['a'])} methods stepped" +
               (f"; FAILED: {', '.join(failed)}" if failed else ""))
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"-> {args.out} ({result['seconds']:.0f} s)")
     return 1 if failed else 0
 

@@ -57,3 +57,31 @@ def test_fp16_steps_through_a_grad_scaler_and_totals_flag_a_non_finite_loss():
     assert totals.read() == (True, {"loss": 10.0}) and totals.n == 6
     totals.add({"loss": torch.tensor(float("nan"))}, 2)
     assert totals.read()[0] is False
+
+
+@pytest.mark.parametrize("method", ["pfsa-full", "camg-sxc", "sag-d4", "daaf-trinet"])  # each paper's network
+def test_a_compiled_step_equals_the_eager_one(method, monkeypatch):
+    # train.compile wraps the forward in torch.compile. The "aot_eager" backend traces the forward
+    # and its backward as inductor would (dynamo + AOTAutograd), without inductor's C++ code
+    # generation (~45 s for a ResNet-18 here; benchmarks/gpu_check.py runs inductor itself).
+    cfg = tiny_cell_cfg(params_grid(), method, height=64, width=32, compile=True)
+    model = models.build(cfg, num_classes=2).train()
+    eager = models.build(cfg, num_classes=2).train()
+    eager.load_state_dict(model.state_dict())
+    data = batch(cfg)
+    compiled = []
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m: compiled.append(m) or real_compile(m, backend="aot_eager"))
+    step = Step(model, build_optimizer(model, cfg["train"], pretrained=False), cfg["train"], torch.device("cpu"))
+    cfg["train"]["compile"] = False
+    ref = Step(eager, build_optimizer(eager, cfg["train"], pretrained=False), cfg["train"], torch.device("cpu"))
+    assert compiled == [model] and step.forward is not model and ref.forward is eager
+    for i in range(2):  # the second step runs the compiled graph on the updated weights
+        torch.manual_seed(i)  # one dropout draw for both
+        got = step(data)
+        torch.manual_seed(i)
+        want = ref(data)
+        assert got.keys() == want.keys()
+        for k in want:  # not the weights: Adam turns rounding noise in near-zero gradients into lr-sized steps
+            assert torch.allclose(got[k], want[k], rtol=1e-4, atol=1e-5), (i, k, got[k], want[k])
+    assert model.state_dict().keys() == eager.state_dict().keys()  # checkpoints keep their names
