@@ -88,9 +88,7 @@ def measure_input(version: str, recipe: str, index: str, pseudo: str, cache: str
     else:  # TrainBatches over the cache
         _, _, loader, _ = train_data(cfg, index, pseudo, cache, "cpu", 1)
         if version == "gather":
-            def epoch(e):
-                loader.sampler.set_epoch(e)
-                return ({"img": raw} for raw in loader._raw(list(loader.sampler)))
+            epoch = lambda e: ({"img": raw} for _, _, raw in loader.raw_epoch(e))
         else:
             epoch = lambda e: (b for _, b in loader.epoch(e))
     e, n, t0 = 0, 0, time.perf_counter()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -124,6 +125,16 @@ def test_a_reid_checkpoint_with_backbone_prefix_loads_deliberately(tmp_path):
     assert torch.equal(net.layer4[1].bn2.running_mean, src.layer4[1].bn2.running_mean)
     assert (net.weights["missing"], net.weights["unexpected"], net.weights["stripped"]) == (0, 1, ["backbone."])
     assert net.weights["file"] == str(path) and len(net.weights["sha256"]) == 64
+
+
+def test_a_weights_file_whose_pickle_would_run_code_is_refused_in_one_line(tmp_path):
+    from test_safe_load import REFUSED, RunsCode
+
+    marker = tmp_path / "marker"
+    path = _save(tmp_path / "evil.pth", {"state_dict": {}, "hook": RunsCode(marker)})
+    with pytest.raises(InputError, match=rf"^{re.escape(str(path))}: {REFUSED}.*not a weights file.*train\.pretrained$"):
+        bb.ResNetStages("resnet18", 2, str(path))
+    assert not marker.exists()
 
 
 def test_a_dataparallel_torchvision_file_loads(tmp_path):

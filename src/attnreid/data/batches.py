@@ -83,11 +83,16 @@ class TrainBatches:
             raw = _Rows(self.images, self.rows)[idx]
             yield (raw.pin_memory() if cuda else raw).to(self.dev, non_blocking=True)
 
-    def epoch(self, epoch: int, start: int = 0):
-        """(batch index, batch) of an epoch from batch `start` on."""
+    def raw_epoch(self, epoch: int, start: int = 0):
+        """(batch index, dataset indices, uint8 rows on the device) of an epoch from batch `start` on:
+        the epoch before augmentation (all the host does when the cell trains on a GPU)."""
         self.sampler.set_epoch(epoch)
         order = list(self.sampler)[start:]
-        for b, (idx, raw) in enumerate(zip(order, self._raw(order)), start):
+        yield from zip(range(start, start + len(order)), order, self._raw(order))
+
+    def epoch(self, epoch: int, start: int = 0):
+        """(batch index, batch) of an epoch from batch `start` on."""
+        for b, idx, raw in self.raw_epoch(epoch, start):
             yield b, self.batch(raw, idx, epoch, b)
 
     def batch(self, raw: torch.Tensor, idx: list[int], epoch: int, b: int) -> dict:

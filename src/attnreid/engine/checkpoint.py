@@ -5,23 +5,22 @@ A killed write leaves only a temporary, never a truncated checkpoint.
 
 Checkpoints travel (a DVC remote, a cluster's shared file system), so they are data, never code:
 they hold only tensors and plain Python data (dicts, lists, tuples, strings, numbers; RNG states
-included), and every read goes through `load`, i.e. `torch.load(weights_only=True)`, which refuses
-any other object instead of running its pickle. The allow-listed extras (`LEGACY`) are the two
+included), and every read goes through `load`, i.e. `torch.load(weights_only=True)` (attnreid.torchfile), which
+refuses any other object instead of running its pickle. The allow-listed extras (`LEGACY`) are the two
 harmless types that checkpoints written before this rule hold (numpy's RNG key array and
 torch's version string), so those still load and resume.
 """
 from __future__ import annotations
 
 import io
-import pickle
 import random
-import re
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from attnreid import torchfile
 from attnreid.atomic import atomic_path
 from attnreid.errors import InputError
 
@@ -68,27 +67,9 @@ def plain(obj, where: str = "checkpoint"):
 
 
 def load(path: str | Path, remedy: str) -> dict:
-    """The checkpoint at `path`, read without unpickling anything but tensors and plain data.
-    Anything else is refused with one line naming the file, what it held and `remedy` (what to do);
-    nothing has been run, read further or written by then."""
-    try:
-        with torch.serialization.safe_globals(LEGACY):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise InputError(f"{path}: refused to load: it holds {_held(err)}, not only tensors and plain data "
-                         f"(a file that is not an attnreid checkpoint, or a tampered one); {remedy}") from None
-    except (RuntimeError, EOFError, OSError) as err:
-        first = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"{path}: not a readable checkpoint ({first}); {remedy}") from None
-
-
-def _held(err: pickle.UnpicklingError) -> str:
-    """What torch's weights-only unpickler refused, e.g. 'the global builtins.open'."""
-    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)|but got <class '([\w.]+)'>", str(err))
-    if found:
-        return f"the global {found.group(1) or found.group(2)}"
-    detail = re.search(r"WeightsUnpickler error: ([^\n]+)", str(err))
-    return f"an object the safe loader refused ({detail.group(1).strip() if detail else 'unknown'})"
+    """The checkpoint at `path`, read as data (attnreid.torchfile); anything else is refused with
+    one line naming the file, what it held and `remedy` (what to do)."""
+    return torchfile.read(path, "checkpoint", remedy, LEGACY)
 
 
 def rng_state() -> dict:

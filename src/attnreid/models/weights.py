@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from attnreid import torchfile
 from attnreid.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _read(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated file, pickle of arbitrary objects, not a torch file
-        raise InputError(f"{path}: not a readable weights file ({type(exc).__name__}: {str(exc).splitlines()[0]})") \
-            from None
-
-
 def load_published(key: str) -> tuple[dict, dict]:
     """The state_dict of a published file (see `published`) from the torch cache, and its record
     {source, file, sha256}; one line naming the file and the fetch command when it is absent or
@@ -91,7 +84,8 @@ def load_published(key: str) -> tuple[dict, dict]:
     if not sha.startswith(published_prefix(path)):
         raise InputError(f"{path}: sha256 {sha[:12]}... does not match the published hash {published_prefix(path)}; "
                          f"delete it and run: {fetch_hint(key)}")
-    return _read(path), {"source": key, "file": path.name, "sha256": sha}
+    state = torchfile.read(path, "weights file", f"delete it and run: {fetch_hint(key)}")
+    return state, {"source": key, "file": path.name, "sha256": sha}
 
 
 def fetch(key: str) -> tuple[Path, str]:
@@ -155,7 +149,8 @@ def load_file(path: str | Path, net: torch.nn.Module) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: pretrained weights not found (train.pretrained)")
-    state, stripped, outside = _backbone_keys(_unwrap(_read(path), path))
+    state = torchfile.read(path, "weights file", "check train.pretrained")
+    state, stripped, outside = _backbone_keys(_unwrap(state, path))
     target = {k: v for k, v in net.state_dict().items() if not k.startswith("fc.")}
     missing = [k for k in target if k not in state]
     shape = [k for k in target if k in state and tuple(state[k].shape) != tuple(target[k].shape)]
