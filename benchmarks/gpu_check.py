@@ -266,7 +266,7 @@ def main() -> int:
     cuda = torch.cuda.is_available()
     if not cuda and not args.smoke:
         print("gpu_check: no CUDA device visible to torch (torch.cuda.is_available() is False); "
-              "parts (a)-(c) need one. `--smoke` runs the same code on the CPU at small scale.")
+              "parts (a)-(d) need one. `--smoke` runs the same code on the CPU at small scale.")
         return 2
     dev = torch.device("cuda" if cuda else "cpu")
     runtime.setup(0, 4, grid.params["train"]["deterministic"])
