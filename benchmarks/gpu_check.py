@@ -4,7 +4,8 @@
     batch, precision and layout; from scratch) through the engine on the device: cache rows on
     the device, batched augmentation, the step; fails on any tensor left on the CPU;
 (b) training images/s at the PFSA paper config (`pfsa-full`: ResNet-50, 384x128, batch 48 and 128):
-    - new: the engine (TrainBatches over a decoded cache + Step, the paper profile's precision);
+    - new: the engine (TrainBatches over a decoded cache + Step, the paper profile's precision),
+      and its host syncs per step (torch's CUDA sync debug mode; goal 0);
     - todays_path: a minimal copy of the per-image path this engine replaced (PIL decode + bicubic
       resize + torchvision flip/ToTensor/Normalize/RandomErasing per image in `workers` loader
       processes, fp32 step, a host sync per loss term) -- kept here only as the comparison;
@@ -23,6 +24,7 @@ import json
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +142,21 @@ def timed(fn, steps: int, warm: int, dev) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def host_syncs(fn, calls: int, dev) -> float | None:
+    """Host syncs per call of `fn`, counted by torch's CUDA sync debug mode (None off CUDA)."""
+    if dev.type != "cuda":
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            for _ in range(calls):
+                fn()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught) / calls
+
+
 def part_b(grid, index, dev, smoke, steps, caches) -> dict:
     out = {}
     for batch in ((8, 16) if smoke else (48, 128)):
@@ -162,6 +179,7 @@ def part_b(grid, index, dev, smoke, steps, caches) -> dict:
             return len(nxt["img"])
 
         row["new"] = timed(new, steps, 3, dev)
+        row["new_host_syncs_per_step"] = host_syncs(new, 5, dev)  # goal 0: the host runs ahead of the GPU
         x = torch.randn(batch, 3, t["height"], t["width"], device=dev).contiguous(memory_format=memory_format(t))
         synthetic = {"img": x, "pid": torch.randint(0, split.num_classes, (batch,), device=dev)}
 
@@ -197,7 +215,8 @@ def part_b(grid, index, dev, smoke, steps, caches) -> dict:
         row["new_vs_todays_path"] = row["new"] / row["todays_path"]
         print(f"(b) pfsa-full {row['input'][0]}x{row['input'][1]} batch {batch:3d} {t['precision']}: "
               f"new {row['new']:8.1f} img/s | today's path {row['todays_path']:8.1f} | ceiling {row['ceiling']:8.1f} | "
-              f"new/ceiling {row['new_vs_ceiling']:.2f} | new/today's {row['new_vs_todays_path']:.2f}", flush=True)
+              f"new/ceiling {row['new_vs_ceiling']:.2f} | new/today's {row['new_vs_todays_path']:.2f} | "
+              f"host syncs per new step {row['new_host_syncs_per_step']}", flush=True)
         out[str(batch)] = row
         del model, step, old_model, old_opt, loader
         if dev.type == "cuda":

@@ -59,7 +59,19 @@ def test_fp16_steps_through_a_grad_scaler_and_totals_flag_a_non_finite_loss():
     assert totals.read()[0] is False
 
 
-@pytest.mark.parametrize("method", ["pfsa-full", "camg-sxc", "sag-d4", "daaf-trinet"])  # each paper's network
+@pytest.mark.parametrize("method", METHODS)
+def test_forward_and_losses_trace_as_one_graph(method):
+    # no data-dependent branch, shape or .item() from the input to the loss: on a GPU each would
+    # make the host wait for the device every step; torch.compile(fullgraph=True) refuses them
+    cfg = tiny_cell_cfg(params_grid(), method, height=64, width=32)
+    model = models.build(cfg, num_classes=2).train()
+    data = batch(cfg)
+    torch._dynamo.reset()
+    traced = torch.compile(lambda x, b: model.losses(model(x), b), fullgraph=True, backend="eager")
+    assert set(traced(data["img"], data)) == set(model.losses(model(data["img"]), data))
+
+
+@pytest.mark.parametrize("method", ["pfsa-full", "daaf-trinet"])
 def test_a_compiled_step_equals_the_eager_one(method, monkeypatch):
     # train.compile wraps the forward in torch.compile. The "aot_eager" backend traces the forward
     # and its backward as inductor would (dynamo + AOTAutograd), without inductor's C++ code

@@ -82,7 +82,7 @@ def flip(images, masks, keypoints, which: torch.Tensor, width: int):
     if masks is not None:
         masks = torch.where(which.to(masks.device)[:, None, None], masks.flip(2), masks)
     if keypoints is not None:
-        mirrored = keypoints[:, torch.as_tensor(FLIP_ORDER, device=keypoints.device)].clone()
+        mirrored = keypoints[:, torch.as_tensor(FLIP_ORDER).to(keypoints.device, non_blocking=True)].clone()
         mirrored[..., 0] = width - 1 - mirrored[..., 0]
         keypoints = torch.where(which.to(keypoints.device)[:, None, None], mirrored, keypoints)
     return images, masks, keypoints
@@ -181,6 +181,8 @@ class BatchAugment:
         which = torch.rand(b, generator=gen) < self.flip if self.flip > 0 else torch.zeros(b, dtype=torch.bool)
         top, left = (torch.randint(0, 2 * self.pad + 1, (2, b), generator=gen) if self.pad > 0
                      else torch.full((2, b), 0))
+        if images.device.type != "cpu":  # copied without waiting for the device's queue (no host sync)
+            which, top, left = (t.to(images.device, non_blocking=True) for t in (which, top, left))
         if self.flip > 0:
             keypoints = flip(None, None, keypoints, which, w)[2]
         if self.pad > 0:

@@ -69,7 +69,7 @@ class TrainBatches:
         """uint8 rows of each batch of `order`, on the device."""
         if self.on_device:
             for idx in order:
-                yield self.images[self.rows[torch.as_tensor(idx, device=self.dev)]]
+                yield self.images[self.rows[self._index(idx)]]
             return
         cuda = self.dev.type == "cuda"
         if self.workers:
@@ -95,8 +95,13 @@ class TrainBatches:
         for b, idx, raw in self.raw_epoch(epoch, start):
             yield b, self.batch(raw, idx, epoch, b)
 
+    def _index(self, idx: list[int]) -> torch.Tensor:
+        """`idx` as a tensor on the device, copied without a host sync (`torch.as_tensor(idx,
+        device=...)` waits for the device's queue to drain)."""
+        return torch.as_tensor(idx).to(self.dev, non_blocking=True)
+
     def batch(self, raw: torch.Tensor, idx: list[int], epoch: int, b: int) -> dict:
-        i = torch.as_tensor(idx, device=self.dev)
+        i = self._index(idx)
         masks, kps = (None, None) if self.pose is None else (self.pose[0][i], self.pose[1][i])
         img, masks, kps = self.augment(raw, self.seed, epoch, b, masks, kps)
         out = {"img": img, "pid": self.pids[i], "camid": self.camids[i], "index": i}

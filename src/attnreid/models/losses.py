@@ -21,16 +21,16 @@ def euclidean(x: torch.Tensor) -> torch.Tensor:
 
 def batch_hard_triplet(feat: torch.Tensor, pids: torch.Tensor, margin: float | None = 0.3) -> torch.Tensor:
     """Mean over anchors of the hardest-positive/hardest-negative triplet loss; anchors without a
-    positive or a negative in the batch are left out (0 when none is left)."""
+    positive or a negative in the batch are left out (0 when none is left). Computed without a
+    host sync (no data-dependent branch or shape): such an anchor's term is zeroed, and the sum is
+    divided by the number of the others."""
     d = euclidean(feat)
     same = pids[:, None] == pids[None, :]
     eye = torch.eye(len(pids), dtype=torch.bool, device=feat.device)
     pos, neg = same & ~eye, ~same
     valid = pos.any(1) & neg.any(1)
-    if not valid.any():
-        return feat.sum() * 0.0
-    d_ap = d.masked_fill(~pos, float("-inf")).amax(1)[valid]
-    d_an = d.masked_fill(~neg, float("inf")).amin(1)[valid]
-    if margin is None:
-        return F.softplus(d_ap - d_an).mean()
-    return F.relu(margin + d_ap - d_an).mean()
+    d_ap = d.masked_fill(~pos, float("-inf")).amax(1)
+    d_an = d.masked_fill(~neg, float("inf")).amin(1)
+    gap = d_ap - d_an  # -inf for an anchor without a positive or a negative
+    per = F.softplus(gap) if margin is None else F.relu(margin + gap)
+    return per.masked_fill(~valid, 0.0).sum() / valid.sum().clamp_min(1)
