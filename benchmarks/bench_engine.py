@@ -69,7 +69,9 @@ def cli(tree: Path, *args: str, threads: int = 1) -> str:
 def measure_input(version: str, recipe: str, index: str, pseudo: str, cache: str | None, images: int) -> dict:
     """old: per-image decode + transforms (what the loader's workers did); new: cache rows + batched
     augmentation, both on the CPU (a CPU-trained cell); gather: the CPU's share when the cell trains
-    on a GPU -- the loader gathers the batch's uint8 cache rows and the augmentation runs on the device."""
+    on a GPU -- the loader gathers the batch's uint8 cache rows and the augmentation runs on the device.
+    Timed from the second epoch on, each arm alike (steady state: the first epoch touches every JPEG
+    file or cached row once)."""
     import torch
 
     from attnreid import config
@@ -90,8 +92,10 @@ def measure_input(version: str, recipe: str, index: str, pseudo: str, cache: str
         if version == "gather":
             epoch = lambda e: ({"img": raw} for _, _, raw in loader.raw_epoch(e))
         else:
-            epoch = lambda e: (b for _, b in loader.epoch(e))
-    e, n, t0 = 0, 0, time.perf_counter()
+            epoch = lambda e: (b for _, b in loader.epoch(e, overwrite=True))  # as the training loop draws them
+    for _ in epoch(0):  # one untimed epoch: every file or cached row read once, as after a run's first epoch
+        pass
+    e, n, t0 = 1, 0, time.perf_counter()
     batches = epoch(e)
     while n < images:
         batch = next(batches, None)

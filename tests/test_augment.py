@@ -10,7 +10,7 @@ from PIL import Image
 from scipy import stats
 from torchvision import transforms as T
 
-from attnreid.data import augment
+from attnreid.data import augment, augment_cpu
 from attnreid.data.augment import BatchAugment
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -130,3 +130,71 @@ def test_the_cpu_per_image_path_equals_the_whole_batch_path(pad):
     for how in ("imagenet", "symmetric"):
         want = augment.normalize(imgs, how)
         assert torch.allclose(augment.to_float(chw, how), want, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("pad", [0, 5])
+def test_the_compiled_cpu_loop_equals_the_eager_path_bit_for_bit(pad):
+    if not augment_cpu.available():
+        pytest.skip(f"compiled CPU augmentation: {augment_cpu.backend()}")
+    g = torch.Generator().manual_seed(4)
+    cache = torch.randint(0, 256, (20, H, W, 3), dtype=torch.uint8, generator=g)
+    rows = torch.randperm(20, generator=g)[:12]
+    masks = torch.randint(0, 2, (12, H, W), dtype=torch.uint8, generator=g)
+    which = torch.arange(12) % 3 == 0
+    top, left = torch.randint(0, 2 * pad + 1, (2, 12), generator=g)
+    boxes = augment.erasing_boxes(12, H, W, 0.7, g)
+    chw, want_m = augment.geometry_per_image(cache[rows], masks, which, pad, top, left)
+    for how in ("imagenet", "symmetric"):
+        scale, shift = (v.flatten().tolist() for v in augment.scale_shift(how))
+        want = augment.to_float(chw, how)
+        out = torch.full((12, 3, H, W), float("nan"))
+        got, got_m = augment_cpu.augment(cache, rows, masks, which, pad, top, left, scale, shift, out=out)
+        assert got is out and torch.equal(got, want) and torch.equal(got_m, want_m)
+        erased, none = augment_cpu.augment(cache[rows], None, None, which, pad, top, left, scale, shift, boxes,
+                                           augment.box_noise(boxes, 3, torch.Generator().manual_seed(9)))
+        assert none is None and torch.equal(erased, augment.erase(want, boxes, torch.Generator().manual_seed(9)))
+
+
+def test_without_a_compiler_the_eager_path_gives_the_same_batch(monkeypatch):
+    aug = BatchAugment(cfg(flip=0.5, pad=4, random_erasing=0.5))
+    raw = torch.randint(0, 256, (16, H, W, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(5))
+    masks = torch.randint(0, 2, (16, H, W), dtype=torch.uint8, generator=torch.Generator().manual_seed(6))
+    x, m, _ = aug(raw, 0, 1, 2, masks)
+    monkeypatch.setattr(augment_cpu, "_kernel", lambda: "CalledProcessError: no compiler")
+    assert augment_cpu.backend() == "eager (CalledProcessError: no compiler)"
+    x_eager, m_eager, _ = aug(raw, 0, 1, 2, masks)
+    assert torch.equal(x, x_eager) and torch.equal(m, m_eager)
+
+
+class FixedOrder:
+    """A batch sampler stand-in: the same batches every epoch."""
+
+    def __init__(self, batches):
+        self.batches, self.epoch = batches, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self):
+        return len(self.batches)
+
+
+def test_overwriting_batches_take_turns_in_two_arrays_and_hold_the_same_pixels():
+    from attnreid.data.batches import TrainBatches
+
+    images = np.random.default_rng(0).integers(0, 256, (16, H, W, 3), dtype=np.uint8)
+    order = FixedOrder([list(range(i, i + 4)) for i in range(0, 16, 4)])
+    ids = torch.zeros(16, dtype=torch.long)
+    batches = TrainBatches(images, np.arange(16), ids, ids, order, cfg(flip=0.5, pad=2, random_erasing=0.5, workers=0),
+                           0, torch.device("cpu"))
+    fresh = [batch["img"] for _, batch in batches.epoch(3)]
+    held = []
+    for b, batch in batches.epoch(3, overwrite=True):
+        assert torch.equal(batch["img"], fresh[b])  # batch b is intact until batch b + 2 is drawn
+        held.append(batch["img"])
+    if augment_cpu.available():  # the eager path makes a new array each time
+        assert held[0] is held[2] and held[1] is held[3] and held[0] is not held[1]
+        assert not torch.equal(held[0], fresh[0])  # overwritten by batch 2, as documented

@@ -17,14 +17,17 @@ Every draw comes from a generator seeded by (cell seed, epoch, batch index) (`ge
 batch's augmentation does not depend on the loader's workers or on where a run resumed. The
 per-image parameters are drawn on the CPU; the erasing noise on the batch's device (so a CPU and
 a CUDA run of one seed draw the same rectangles but different noise). On a GPU each step is one
-whole-batch tensor op; on the CPU the flip and crop of images and masks are per-image views
-copied once as bytes (`geometry_per_image`, tested equal), which moves a fraction of the memory.
+whole-batch tensor op; on the CPU flip, crop and normalisation are one compiled loop
+(data/augment_cpu.py) that reads each byte and writes each float once, or, where it cannot be
+built, per-image views copied once as bytes (`geometry_per_image`) then converted (`to_float`);
+all three give identical bits (tested).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from attnreid.data import augment_cpu
 from attnreid.pseudo import coco
 
 MEAN = (0.485, 0.456, 0.406)
@@ -60,13 +63,18 @@ def normalize(images: torch.Tensor, how: str) -> torch.Tensor:
     return to_float(chw.contiguous() if images.device.type == "cpu" else chw, how)
 
 
+def scale_shift(how: str, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 [3, 1, 1] each: normalised = pixel * scale - shift, i.e. (pixel / 255 - mean) / std."""
+    mean, std = (torch.tensor(v, device=device, dtype=torch.float32) for v in NORMALIZE[how])
+    return (1.0 / (255.0 * std))[:, None, None], (mean / std)[:, None, None]
+
+
 def to_float(chw: torch.Tensor, how: str) -> torch.Tensor:
     """uint8 [B, 3, H, W] -> float32 in the same memory layout, (x / 255 - mean) / std: a
     conversion, then an in-place scale and shift (a fused op with a uint8 input is ~3x slower on
     the CPU). On the CPU image by image, so that the scale and shift find the image still in the
     core's cache and the batch's float array crosses memory once (bench_engine.py: +10-15%)."""
-    mean, std = (torch.tensor(v, device=chw.device, dtype=torch.float32) for v in NORMALIZE[how])
-    scale, shift = (1.0 / (255.0 * std))[:, None, None], (mean / std)[:, None, None]
+    scale, shift = scale_shift(how, chw.device)
     if chw.device.type != "cpu":
         return chw.to(torch.float32).mul_(scale).sub_(shift)
     x = torch.empty_like(chw, dtype=torch.float32)
@@ -150,13 +158,22 @@ def erasing_boxes(n: int, h: int, w: int, p: float, gen: torch.Generator) -> tor
     return torch.stack([top, left, torch.where(keep, eh, 0), torch.where(keep, ew, 0)], 1)
 
 
+def box_noise(boxes: torch.Tensor, channels: int, gen: torch.Generator) -> torch.Tensor:
+    """The CPU's erasing noise, flat: each box's [channels, h, w] N(0, 1) draw in turn."""
+    draws = [torch.randn((channels, h, w), generator=gen).flatten() for _, _, h, w in boxes.tolist() if h]
+    return torch.cat(draws) if draws else torch.empty(0)
+
+
 def erase(x: torch.Tensor, boxes: torch.Tensor, noise_gen: torch.Generator) -> torch.Tensor:
-    """Fill each image's box of `x` [B, C, H, W] with N(0, 1) noise. On the CPU box by box (noise
-    only where erased); elsewhere one masked select over a full noise tensor (no host sync)."""
+    """Fill each image's box of `x` [B, C, H, W] with N(0, 1) noise. On the CPU box by box from
+    `box_noise` (noise only where erased); elsewhere one masked select over a full noise tensor
+    (no host sync)."""
     if x.device.type == "cpu":
+        noise, at = box_noise(boxes, x.shape[1], noise_gen), 0
         for b, (i, j, h, w) in enumerate(boxes.tolist()):
             if h:
-                x[b, :, i:i + h, j:j + w] = torch.randn((x.shape[1], h, w), generator=noise_gen, dtype=x.dtype)
+                x[b, :, i:i + h, j:j + w] = noise[at:at + x.shape[1] * h * w].view(x.shape[1], h, w)
+                at += x.shape[1] * h * w
         return x
     top, left, h, w = boxes.to(x.device, non_blocking=True).unbind(1)
     r, c = torch.arange(x.shape[2], device=x.device), torch.arange(x.shape[3], device=x.device)
@@ -172,12 +189,18 @@ class BatchAugment:
     def __init__(self, cfg: dict):
         self.flip, self.pad, self.p_erase, self.normalize = cfg["flip"], cfg["pad"], cfg["random_erasing"], cfg["normalize"]
 
-    def __call__(self, images: torch.Tensor, seed: int, epoch: int, batch: int, masks=None, keypoints=None):
+    def __call__(self, images: torch.Tensor, seed: int, epoch: int, batch: int, masks=None, keypoints=None,
+                 out: torch.Tensor | None = None, rows: torch.Tensor | None = None):
         """uint8 [B, H, W, 3] (+ masks [B, H, W], keypoints [B, 17, 3]) -> (float [B, 3, H, W],
         masks, keypoints), drawn from generator(seed, epoch, batch). On a GPU the images go through
-        whole-batch gathers and come out in channels_last layout; on the CPU per-image views, NCHW."""
+        whole-batch gathers and come out in channels_last layout; on the CPU through the compiled
+        loop of data/augment_cpu.py (or, where it cannot be built, per-image views), NCHW, written
+        into `out` when it is given and has the batch's shape. `rows` (CPU): the batch is these rows
+        of `images` (the whole cache), read in place."""
         gen = generator(seed, epoch, batch)
-        b, h, w = images.shape[:3]
+        if rows is not None and not augment_cpu.available():
+            images, rows = images[rows], None
+        b, (h, w) = (images.shape[0] if rows is None else len(rows)), images.shape[1:3]
         which = torch.rand(b, generator=gen) < self.flip if self.flip > 0 else torch.zeros(b, dtype=torch.bool)
         top, left = (torch.randint(0, 2 * self.pad + 1, (2, b), generator=gen) if self.pad > 0
                      else torch.full((2, b), 0))
@@ -187,6 +210,13 @@ class BatchAugment:
             keypoints = flip(None, None, keypoints, which, w)[2]
         if self.pad > 0:
             keypoints = pad_crop(None, None, keypoints, self.pad, top, left)[2]
+        boxes = erasing_boxes(b, h, w, self.p_erase, gen) if self.p_erase > 0 else None
+        if images.device.type == "cpu" and augment_cpu.available():
+            scale, shift = (v.flatten().tolist() for v in scale_shift(self.normalize))
+            noise = None if boxes is None else box_noise(boxes, 3, gen)
+            x, masks = augment_cpu.augment(images, rows, masks, which, self.pad, top, left, scale, shift, boxes,
+                                           noise, out)
+            return x, masks, keypoints
         if images.device.type == "cpu":
             chw, masks = geometry_per_image(images, masks, which, self.pad, top, left)
             x = to_float(chw, self.normalize)
@@ -196,8 +226,6 @@ class BatchAugment:
             if self.pad > 0:
                 images, masks, _ = pad_crop(images, masks, None, self.pad, top, left)
             x = normalize(images, self.normalize)
-        if self.p_erase > 0:
-            boxes = erasing_boxes(b, h, w, self.p_erase, gen)
-            noise_gen = gen if images.device.type == "cpu" else generator(seed, epoch, batch, images.device)
-            x = erase(x, boxes, noise_gen)
+        if boxes is not None:
+            x = erase(x, boxes, gen if images.device.type == "cpu" else generator(seed, epoch, batch, images.device))
         return x, masks, keypoints

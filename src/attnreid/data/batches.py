@@ -2,12 +2,15 @@
 
 One epoch's batches are the sampler's (a function of (seed, epoch)); batch b is gathered from
 the image cache (data/cache.py), moved to the training device and augmented there
-(data/augment.py) with draws seeded by (seed, epoch, b). Loader workers (`train.workers`) only
+(data/augment.py) with draws seeded by (seed, epoch, b); on the CPU without loader workers the
+augmentation reads the batch's rows in the cache itself (data/augment_cpu.py). Loader workers (`train.workers`) only
 gather uint8 rows from the memory-mapped cache into pinned memory; they draw nothing, so a run is
 the same for any number of workers and a resumed epoch continues exactly. On CUDA the whole cache
 goes to the GPU when it takes under half the free memory (then no worker is needed).
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import torch
@@ -61,6 +64,12 @@ class TrainBatches:
             self.rows = torch.as_tensor(np.searchsorted(np.unique(rows), rows), device=self.dev)
         else:
             self.images, self.rows = images, rows
+        self.in_place = self.dev.type == "cpu" and not self.workers  # augmentation reads rows in the cache
+        if self.in_place:
+            with warnings.catch_warnings():  # a read-only memory map: the augmentation only reads it
+                warnings.simplefilter("ignore", UserWarning)
+                self.cache = torch.from_numpy(np.asarray(images))
+        self._images_out, self._turn = [None, None], 0  # epoch(overwrite=True)'s two arrays
 
     def __len__(self) -> int:
         return len(self.sampler)
@@ -83,27 +92,47 @@ class TrainBatches:
             raw = _Rows(self.images, self.rows)[idx]
             yield (raw.pin_memory() if cuda else raw).to(self.dev, non_blocking=True)
 
+    def _order(self, epoch: int, start: int) -> list[list[int]]:
+        self.sampler.set_epoch(epoch)
+        return list(self.sampler)[start:]
+
     def raw_epoch(self, epoch: int, start: int = 0):
         """(batch index, dataset indices, uint8 rows on the device) of an epoch from batch `start` on:
         the epoch before augmentation (all the host does when the cell trains on a GPU)."""
-        self.sampler.set_epoch(epoch)
-        order = list(self.sampler)[start:]
+        order = self._order(epoch, start)
         yield from zip(range(start, start + len(order)), order, self._raw(order))
 
-    def epoch(self, epoch: int, start: int = 0):
-        """(batch index, batch) of an epoch from batch `start` on."""
-        for b, idx, raw in self.raw_epoch(epoch, start):
-            yield b, self.batch(raw, idx, epoch, b)
+    def epoch(self, epoch: int, start: int = 0, overwrite: bool = False):
+        """(batch index, batch) of an epoch from batch `start` on. `overwrite`: on the CPU the batches'
+        images take turns in two arrays, so a batch's are overwritten when the batch after next is
+        drawn -- for the training loop, which holds one batch at a time: a fresh float array per
+        batch costs more in page faults than its augmentation (benchmarks/RESULTS.md). Off, every
+        batch is new."""
+        turns = overwrite and self.dev.type == "cpu"
+        if self.in_place:
+            batches = ((b, idx, None) for b, idx in enumerate(self._order(epoch, start), start))
+        else:
+            batches = self.raw_epoch(epoch, start)
+        for b, idx, raw in batches:
+            slot = self._turn
+            batch = self.batch(raw, idx, epoch, b, self._images_out[slot] if turns else None)
+            if turns:
+                self._images_out[slot], self._turn = batch["img"], 1 - slot
+            yield b, batch
 
     def _index(self, idx: list[int]) -> torch.Tensor:
         """`idx` as a tensor on the device, copied without a host sync (`torch.as_tensor(idx,
         device=...)` waits for the device's queue to drain)."""
         return torch.as_tensor(idx).to(self.dev, non_blocking=True)
 
-    def batch(self, raw: torch.Tensor, idx: list[int], epoch: int, b: int) -> dict:
+    def batch(self, raw: torch.Tensor | None, idx: list[int], epoch: int, b: int,
+              out: torch.Tensor | None = None) -> dict:
+        """Batch b of an epoch from its uint8 rows (`raw`; None: read in place from the cache, CPU
+        without loader workers); its images written into `out` when given (CPU)."""
         i = self._index(idx)
         masks, kps = (None, None) if self.pose is None else (self.pose[0][i], self.pose[1][i])
-        img, masks, kps = self.augment(raw, self.seed, epoch, b, masks, kps)
+        images, rows = (self.cache, torch.as_tensor(self.rows[idx])) if raw is None else (raw, None)
+        img, masks, kps = self.augment(images, self.seed, epoch, b, masks, kps, out, rows)
         out = {"img": img, "pid": self.pids[i], "camid": self.camids[i], "index": i}
         if self.pose is not None:
             out.update(mask=masks.float(), keypoints=kps)

@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from attnreid import models
+from attnreid.data import augment_cpu
 from attnreid.data import cache as image_cache
 from attnreid.data import index as index_io
 from attnreid.data.batches import TrainBatches, pose_targets
@@ -154,6 +155,7 @@ def train(cell_cfg: dict, digest: str, index_csv: str, model_out: str, live_dir:
                  best["score"])
     meta = {"pretrained": pretrained, "weights": getattr(getattr(model, "backbone", None), "weights", None),
             "device": str(dev), "threads": threads, "epochs": t["epochs"],
+            "augment": augment_cpu.backend() if dev.type == "cpu" else "device",
             "num_classes": data.num_classes, "train_images": len(data), "history": history, "resumed_at": resumes,
             "imgs_per_s": sum(h["imgs_per_s"] for h in history) / max(len(history), 1),
             "peak_memory": cost.peak_memory(dev),
@@ -255,7 +257,7 @@ def _epoch(step: Step, loader: TrainBatches, epoch: int, t: dict, stop: StopSign
         return sums
 
     bar = tqdm(total=total - done, desc=f"epoch {epoch + 1}/{epochs}", leave=False, mininterval=5)
-    for b, batch in loader.epoch(epoch, done):
+    for b, batch in loader.epoch(epoch, done, overwrite=True):  # one batch held at a time
         totals.add(step(batch), batch["img"].shape[0])
         done = b + 1
         bar.update()
