@@ -12,16 +12,19 @@ float operation as the eager path's (`augment.geometry_per_image`, `augment.to_f
 (tests/test_augment.py).
 
 It is C++, compiled on first use by torch's JIT extension builder (needs a C++ compiler and ninja;
-the build is cached in torch's extensions folder, one per machine architecture), with an AVX2
-variant and a baseline one picked at run time, so a build shared by a cluster's nodes runs on each.
+the build is cached in torch's extensions folder, one per machine architecture and torch
+installation), with an AVX2 variant and a baseline one picked at run time, so a build shared by a
+cluster's nodes runs on each.
 Where it cannot be built, `backend()` says why and the eager path runs instead: the same numbers,
 slower (benchmarks/RESULTS.md); a run records which in its run.json (`augment`).
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import platform
+from pathlib import Path
 
 import torch
 
@@ -111,13 +114,19 @@ def _kernel():
         quiet.setLevel(level)
     try:
         return cpp_extension.load_inline(
-            f"attnreid_augment_cpu_{platform.machine()}", cpp_sources=SOURCE, functions=["augment"],
+            f"attnreid_augment_cpu_{platform.machine()}_{_installation()}", cpp_sources=SOURCE, functions=["augment"],
             extra_cflags=["-O3", "-ffp-contract=off"], verbose=False)
     except Exception as exc:  # noqa: BLE001 - no compiler, no ninja, a failed build: the eager path runs
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         log.warning("the compiled CPU augmentation could not be built (%s); the eager path runs, same numbers, "
                     "slower", reason)
         return reason
+
+
+def _installation() -> str:
+    """A short hash of this torch installation's folder: one build per environment (a build's flags
+    name its torch headers, so environments sharing one build folder would rebuild it in turn)."""
+    return hashlib.sha1(str(Path(torch.__file__).parent).encode()).hexdigest()[:8]
 
 
 def backend() -> str:
