@@ -3,6 +3,8 @@ the same flip rate, crop offsets, erasing rate, box sizes, positions and values;
 function of (seed, epoch, batch); the cache holds the pixels torchvision's Resize makes."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -199,3 +201,17 @@ def test_overwriting_batches_take_turns_in_two_arrays_and_hold_the_same_pixels()
     if augment_cpu.available():  # the eager path makes a new array each time
         assert held[0] is held[2] and held[1] is held[3] and held[0] is not held[1]
         assert not torch.equal(held[0], fresh[0])  # overwritten by batch 2, as documented
+
+
+def test_a_build_killed_midway_leaves_no_lock_that_stalls_the_next(tmp_path, monkeypatch):
+    # torch's JIT builder waits for ever while its lock file exists; a killed build leaves it behind
+    from torch.utils import cpp_extension
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    build = augment_cpu.build_directory()
+    build.mkdir(parents=True)
+    (build / "lock").touch()
+    seen = []
+    monkeypatch.setattr(cpp_extension, "load_inline", lambda name, build_directory, **kw:
+                        seen.append((name, (Path(build_directory) / "lock").exists())) or "module")
+    assert augment_cpu._kernel.__wrapped__() == "module" and seen == [(build.name, False)]

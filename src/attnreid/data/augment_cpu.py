@@ -20,9 +20,11 @@ slower (benchmarks/RESULTS.md); a run records which in its run.json (`augment`).
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import logging
+import os
 import platform
 from pathlib import Path
 
@@ -112,10 +114,18 @@ def _kernel():
         from torch.utils import cpp_extension
     finally:
         quiet.setLevel(level)
+    build = build_directory()
     try:
-        return cpp_extension.load_inline(
-            f"attnreid_augment_cpu_{platform.machine()}_{_installation()}", cpp_sources=SOURCE, functions=["augment"],
-            extra_cflags=["-O3", "-ffp-contract=off"], verbose=False)
+        build.mkdir(parents=True, exist_ok=True)
+        with open(build / "attnreid.lock", "w") as held:
+            # one process at a time builds or loads; the OS releases this lock when its holder dies,
+            # while torch's own lock file, left by a build that was killed, would make every later
+            # process wait for ever: holding ours, any such file is stale
+            fcntl.flock(held, fcntl.LOCK_EX)
+            (build / "lock").unlink(missing_ok=True)
+            return cpp_extension.load_inline(build.name, cpp_sources=SOURCE, functions=["augment"],
+                                             build_directory=str(build), extra_cflags=["-O3", "-ffp-contract=off"],
+                                             verbose=False)
     except Exception as exc:  # noqa: BLE001 - no compiler, no ninja, a failed build: the eager path runs
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         log.warning("the compiled CPU augmentation could not be built (%s); the eager path runs, same numbers, "
@@ -123,10 +133,15 @@ def _kernel():
         return reason
 
 
-def _installation() -> str:
-    """A short hash of this torch installation's folder: one build per environment (a build's flags
-    name its torch headers, so environments sharing one build folder would rebuild it in turn)."""
-    return hashlib.sha1(str(Path(torch.__file__).parent).encode()).hexdigest()[:8]
+def build_directory() -> Path:
+    """Where the kernel is built: torch's extensions folder (`TORCH_EXTENSIONS_DIR`, by default in
+    ~/.cache), one folder per machine architecture and torch installation (a build's flags name its
+    torch headers, so environments sharing one folder would rebuild it in turn)."""
+    from torch.utils import cpp_extension
+
+    installation = hashlib.sha1(str(Path(torch.__file__).parent).encode()).hexdigest()[:8]
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root()
+    return Path(root) / f"attnreid_augment_cpu_{platform.machine()}_{installation}"
 
 
 def backend() -> str:
