@@ -153,7 +153,7 @@ def test_the_compiled_cpu_loop_equals_the_eager_path_bit_for_bit(pad):
         got, got_m = augment_cpu.augment(cache, rows, masks, which, pad, top, left, scale, shift, out=out)
         assert got is out and torch.equal(got, want) and torch.equal(got_m, want_m)
         erased, none = augment_cpu.augment(cache[rows], None, None, which, pad, top, left, scale, shift, boxes,
-                                           augment.box_noise(boxes, 3, torch.Generator().manual_seed(9)))
+                                           *augment.box_noise(boxes, 3, torch.Generator().manual_seed(9)))
         assert none is None and torch.equal(erased, augment.erase(want, boxes, torch.Generator().manual_seed(9)))
 
 

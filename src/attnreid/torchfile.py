@@ -24,6 +24,9 @@ def read(path: str | Path, what: str, remedy: str, allowed: list | tuple = ()) -
     except (RuntimeError, EOFError, OSError) as err:
         first = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else type(err).__name__
         raise InputError(f"{path}: not a readable {what} ({first}); {remedy}") from None
+    except Exception as err:  # noqa: BLE001 - whatever else torch.load raises on a malformed file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise InputError(f"{path}: not a readable {what} ({type(err).__name__}: {first}); {remedy}") from None
 
 
 def _held(err: pickle.UnpicklingError) -> str:

@@ -64,9 +64,10 @@ def normalize(images: torch.Tensor, how: str) -> torch.Tensor:
 
 
 def scale_shift(how: str, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """float32 [3, 1, 1] each: normalised = pixel * scale - shift, i.e. (pixel / 255 - mean) / std."""
-    mean, std = (torch.tensor(v, device=device, dtype=torch.float32) for v in NORMALIZE[how])
-    return (1.0 / (255.0 * std))[:, None, None], (mean / std)[:, None, None]
+    """float32 [3, 1, 1] each: normalised = pixel * scale - shift, i.e. (pixel / 255 - mean) / std.
+    Made on the CPU and copied without a host sync (`torch.tensor(..., device=...)` waits)."""
+    mean, std = (torch.tensor(v, dtype=torch.float32) for v in NORMALIZE[how])
+    return tuple(t[:, None, None].to(device, non_blocking=True) for t in (1.0 / (255.0 * std), mean / std))
 
 
 def to_float(chw: torch.Tensor, how: str) -> torch.Tensor:
@@ -158,10 +159,12 @@ def erasing_boxes(n: int, h: int, w: int, p: float, gen: torch.Generator) -> tor
     return torch.stack([top, left, torch.where(keep, eh, 0), torch.where(keep, ew, 0)], 1)
 
 
-def box_noise(boxes: torch.Tensor, channels: int, gen: torch.Generator) -> torch.Tensor:
-    """The CPU's erasing noise, flat: each box's [channels, h, w] N(0, 1) draw in turn."""
+def box_noise(boxes: torch.Tensor, channels: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The CPU's erasing noise, flat: each box's [channels, h, w] N(0, 1) draw in turn, and where
+    each box's starts."""
     draws = [torch.randn((channels, h, w), generator=gen).flatten() for _, _, h, w in boxes.tolist() if h]
-    return torch.cat(draws) if draws else torch.empty(0)
+    sizes = channels * boxes[:, 2] * boxes[:, 3]
+    return (torch.cat(draws) if draws else torch.empty(0)), torch.cumsum(sizes, 0) - sizes
 
 
 def erase(x: torch.Tensor, boxes: torch.Tensor, noise_gen: torch.Generator) -> torch.Tensor:
@@ -169,11 +172,10 @@ def erase(x: torch.Tensor, boxes: torch.Tensor, noise_gen: torch.Generator) -> t
     `box_noise` (noise only where erased); elsewhere one masked select over a full noise tensor
     (no host sync)."""
     if x.device.type == "cpu":
-        noise, at = box_noise(boxes, x.shape[1], noise_gen), 0
-        for b, (i, j, h, w) in enumerate(boxes.tolist()):
+        noise, starts = box_noise(boxes, x.shape[1], noise_gen)
+        for b, ((i, j, h, w), at) in enumerate(zip(boxes.tolist(), starts.tolist())):
             if h:
                 x[b, :, i:i + h, j:j + w] = noise[at:at + x.shape[1] * h * w].view(x.shape[1], h, w)
-                at += x.shape[1] * h * w
         return x
     top, left, h, w = boxes.to(x.device, non_blocking=True).unbind(1)
     r, c = torch.arange(x.shape[2], device=x.device), torch.arange(x.shape[3], device=x.device)
@@ -213,9 +215,9 @@ class BatchAugment:
         boxes = erasing_boxes(b, h, w, self.p_erase, gen) if self.p_erase > 0 else None
         if images.device.type == "cpu" and augment_cpu.available():
             scale, shift = (v.flatten().tolist() for v in scale_shift(self.normalize))
-            noise = None if boxes is None else box_noise(boxes, 3, gen)
+            noise = (None, None) if boxes is None else box_noise(boxes, 3, gen)
             x, masks = augment_cpu.augment(images, rows, masks, which, self.pad, top, left, scale, shift, boxes,
-                                           noise, out)
+                                           *noise, out)
             return x, masks, keypoints
         if images.device.type == "cpu":
             chw, masks = geometry_per_image(images, masks, which, self.pad, top, left)

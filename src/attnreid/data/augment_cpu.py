@@ -156,11 +156,12 @@ def available() -> bool:
 
 def augment(images: torch.Tensor, rows: torch.Tensor | None, masks, which: torch.Tensor, pad: int,
             top: torch.Tensor, left: torch.Tensor, scale: list[float], shift: list[float], boxes=None, noise=None,
-            out: torch.Tensor | None = None):
+            starts=None, out: torch.Tensor | None = None):
     """Rows `rows` of uint8 `images` [N, H, W, 3] (all when None), flipped, cropped, normalised and
     erased (`boxes` [B, 4] (top, left, height, width; height 0: none) filled from `noise`, the boxes'
-    [3, h, w] draws one after another) -> float [B, 3, H, W] (into `out` when it has that shape) and
-    the masks [B, H, W] (or None) moved the same way. Call only when `available()`."""
+    [3, h, w] draws one after another, box b's from `starts[b]`: augment.box_noise) -> float
+    [B, 3, H, W] (into `out` when it has that shape) and the masks [B, H, W] (or None) moved the same
+    way. Call only when `available()`."""
     n, h, w, _ = images.shape
     rows = torch.arange(n) if rows is None else torch.as_tensor(rows, dtype=torch.int64)
     b = len(rows)
@@ -169,15 +170,9 @@ def augment(images: torch.Tensor, rows: torch.Tensor | None, masks, which: torch
     empty = torch.empty(0)
     m_in = empty.to(torch.uint8) if masks is None else masks.to(torch.uint8).contiguous()
     m_out = empty.to(torch.uint8) if masks is None else torch.empty((b, h, w), dtype=torch.uint8)
-    offsets = empty.long() if boxes is None else noise_offsets(boxes)
+    erased = (empty.long(), empty, empty.long()) if boxes is None else (
+        boxes.to(torch.int64).contiguous(), noise.contiguous(), starts.to(torch.int64).contiguous())
     _kernel().augment(images.contiguous(), rows.contiguous(), m_in, which.to(torch.bool).contiguous(),
                       top.to(torch.int64).contiguous(), left.to(torch.int64).contiguous(), pad, scale, shift,
-                      empty.long() if boxes is None else boxes.to(torch.int64).contiguous(),
-                      empty if noise is None else noise.contiguous(), offsets, out, m_out)
+                      *erased, out, m_out)
     return out, None if masks is None else m_out.to(masks.dtype)
-
-
-def noise_offsets(boxes: torch.Tensor) -> torch.Tensor:
-    """Where each box's [3, h, w] noise starts in the batch's one draw."""
-    sizes = 3 * boxes[:, 2] * boxes[:, 3]
-    return torch.cumsum(sizes, 0) - sizes

@@ -3,9 +3,9 @@
 One epoch's batches are the sampler's (a function of (seed, epoch)); batch b is gathered from
 the image cache (data/cache.py), moved to the training device and augmented there
 (data/augment.py) with draws seeded by (seed, epoch, b); on the CPU without loader workers the
-augmentation reads the batch's rows in the cache itself (data/augment_cpu.py). Loader workers (`train.workers`) only
-gather uint8 rows from the memory-mapped cache into pinned memory; they draw nothing, so a run is
-the same for any number of workers and a resumed epoch continues exactly. On CUDA the whole cache
+augmentation reads the batch's rows in the cache itself (data/augment_cpu.py). Loader workers
+(`train.workers`) only gather uint8 rows from the memory-mapped cache into pinned memory; they draw
+nothing, so a run is the same for any number of workers and a resumed epoch continues exactly. On CUDA the whole cache
 goes to the GPU when it takes under half the free memory (then no worker is needed).
 """
 from __future__ import annotations
